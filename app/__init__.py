@@ -1,0 +1,57 @@
+"""ClientCard application factory."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from app.config import Config, dev_secret_key
+from app.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate, select_locale, select_timezone
+
+
+def create_app(config: type | None = None, **overrides) -> Flask:
+    app = Flask(__name__, template_folder="../templates", static_folder="../static", instance_relative_config=True)
+    app.config.from_object(config or Config)
+    app.config.update(overrides)
+    if not app.config.get("SECRET_KEY"):
+        if app.config.get("ENV_PRODUCTION"):
+            raise RuntimeError("SECRET_KEY must be set in production")
+        app.config["SECRET_KEY"] = dev_secret_key()
+    logging.basicConfig(level=logging.INFO)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(__import__("pathlib").Path(__file__).parent.parent / "migrations"),
+                     render_as_batch=True, compare_type=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone,
+                   default_translation_directories=str(__import__("pathlib").Path(__file__).parent / "translations"))
+
+    from app import tenancy
+    from app.accounts import models as _accounts  # noqa: F401  (register models)
+    from app.card_templates import models as _templates  # noqa: F401
+    from app.clients import models as _clients  # noqa: F401
+
+    tenancy.install()
+
+    from app import web
+    web.init_app(app)
+
+    from app.accounts import bp as auth_bp
+    from app.api import bp as api_bp
+    from app.card_templates import bp as templates_bp
+    from app.clients import bp as clients_bp
+    from app.main import bp as main_bp
+    from app.settings import bp as settings_bp
+    from app.team import bp as team_bp
+
+    for bp in (main_bp, auth_bp, team_bp, settings_bp, templates_bp, clients_bp, api_bp):
+        app.register_blueprint(bp)
+    csrf.exempt(api_bp)  # the API authenticates with bearer tokens, not cookies
+
+    from app import cli
+    cli.init_app(app)
+    return app

@@ -1,0 +1,76 @@
+"""Template services: install a template from its JSON form, load the active one."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from app.card_templates.models import CardTemplate, FieldDef, Section, TemplateChange
+from app.extensions import db
+
+
+def _i18n_en(entry: dict, names: tuple[str, ...]) -> dict:
+    en = {name: entry.get(f"{name}_en") for name in names if entry.get(f"{name}_en")}
+    return {"en": en} if en else {}
+
+
+def field_from_data(entry: dict, template: CardTemplate, section: Section, position: int) -> FieldDef:
+    """A FieldDef built from one field of the template JSON format."""
+    options = list(entry.get("options") or [])
+    i18n = _i18n_en(entry, ("label", "help", "hints"))
+    options_en = entry.get("options_en") or []
+    if options_en and len(options_en) == len(options):
+        i18n.setdefault("en", {})["options"] = dict(zip(options, options_en))
+    columns = []
+    for col in entry.get("columns") or []:
+        col_i18n = {}
+        if col.get("label_en"):
+            col_i18n["label"] = col["label_en"]
+        if col.get("options_en") and len(col["options_en"]) == len(col.get("options") or []):
+            col_i18n["options"] = dict(zip(col["options"], col["options_en"]))
+        columns.append({"key": col["key"], "label": col["label"], "type": col["type"],
+                        "options": list(col.get("options") or []), "i18n": {"en": col_i18n} if col_i18n else {}})
+    return FieldDef(
+        template=template, section=section, key=entry["key"], label=entry["label"], type=entry["type"],
+        required=bool(entry.get("required")), sensitive=bool(entry.get("sensitive")),
+        in_brief=bool(entry.get("in_brief")), identifier=bool(entry.get("identifier")),
+        yearly_reminder=bool(entry.get("yearly_reminder")), archived=bool(entry.get("archived")),
+        position=position, help=entry.get("help") or "", hints=list(entry.get("hints") or []),
+        options=options, retired_options=list(entry.get("retired_options") or []), columns=columns,
+        settings=dict(entry.get("settings") or {}), i18n=i18n,
+    )
+
+
+def install_template(data: dict, actor_id: int | None = None) -> CardTemplate:
+    """Create the current tenant's card template from the JSON template format (sign-up, CLI)."""
+    template = CardTemplate(base_key=data.get("key") or "custom", name=data.get("name") or "",
+                            i18n=_i18n_en(data, ("name", "description")), version=1)
+    db.session.add(template)
+    position = 0
+    for s_pos, s in enumerate(data.get("sections") or []):
+        section = Section(template=template, key=s["key"], label=s["label"],
+                          i18n=_i18n_en(s, ("label",)), position=s_pos)
+        db.session.add(section)
+        for entry in s.get("fields") or []:
+            position += 1
+            db.session.add(field_from_data(entry, template, section, position))
+    db.session.flush()
+    db.session.add(TemplateChange(template_id=template.id, version=1, actor_id=actor_id, action="create",
+                                  detail={"from": template.base_key}))
+    return template
+
+
+def install_builtin(key: str, actor_id: int | None = None) -> CardTemplate:
+    from app.card_templates.builtin import load_builtin
+
+    return install_template(load_builtin(key), actor_id=actor_id)
+
+
+def load_template() -> CardTemplate:
+    """The current tenant's template with its sections and fields loaded."""
+    return db.session.execute(
+        select(CardTemplate).options(selectinload(CardTemplate.sections).selectinload(Section.fields))
+    ).scalar_one()
+
+
+def fields_by_key(template: CardTemplate, include_archived: bool = True) -> dict[str, FieldDef]:
+    return {f.key: f for s in template.sections for f in s.fields if include_archived or not f.archived}

@@ -1,0 +1,485 @@
+"""Client card services: every write to a card goes through here (UI, API and import alike)."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field as dc_field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.accounts.models import AuditRecord, Tenant, User
+from app.card_templates.models import CardTemplate, FieldDef
+from app.card_templates.services import fields_by_key, load_template
+from app.clients.models import Client, ClientChange, ClientCoOwner, ClientMatchKey, ClientNumberCounter, ClientView
+from app.db_types import utcnow
+from app.extensions import db
+from app.tenancy import current_tenant, current_tenant_id
+from app.values import (InvalidValue, display_value, is_empty, normalize_company_name, normalize_text,
+                        parse_value, phone_digits, search_text)
+
+# Card attributes that are not template fields are recorded in history under these keys.
+META_KEYS = ("@name", "@stage", "@owner", "@co_owners", "@tags", "@grade", "@archived")
+MAX_TAGS = 30
+
+
+class ValidationFailed(Exception):
+    """Input did not validate; `errors` maps field key (or name/stage/owner/tags) to a message."""
+
+    def __init__(self, errors: dict):
+        super().__init__("invalid input")
+        self.errors = errors
+
+
+class VersionConflict(Exception):
+    """The card changed since the user loaded it."""
+
+    def __init__(self, client: Client, changes: list[ClientChange]):
+        super().__init__("stale version")
+        self.client = client
+        self.changes = changes
+
+
+@dataclass
+class DuplicateCandidate:
+    client_id: int
+    number: str
+    name: str
+    owner_name: str
+    matched_on: list[str] = dc_field(default_factory=list)
+    visible: bool = True
+
+
+class DuplicateFound(Exception):
+    def __init__(self, candidates: list[DuplicateCandidate]):
+        super().__init__("likely duplicate")
+        self.candidates = candidates
+
+
+# ---------------------------------------------------------------- permissions and visibility
+
+def members_see_all(tenant: Tenant | None = None) -> bool:
+    tenant = tenant or current_tenant()
+    return bool(tenant.setting("members_see_all")) if tenant else True
+
+
+def visible_clients(user: User):
+    """A SELECT of the clients this user may see (the tenant scope is added centrally)."""
+    stmt = select(Client)
+    if user.role == "member" and not members_see_all(user.tenant):
+        co_owned = select(ClientCoOwner.client_id).where(ClientCoOwner.user_id == user.id)
+        stmt = stmt.where(or_(Client.owner_id == user.id, Client.id.in_(co_owned)))
+    return stmt
+
+
+def get_visible_client(user: User, client_id: int) -> Client | None:
+    return db.session.execute(visible_clients(user).where(Client.id == client_id)).scalar_one_or_none()
+
+
+def is_client_owner(user: User, client: Client) -> bool:
+    return client.owner_id == user.id or user.id in client.co_owner_ids
+
+
+def can_see_sensitive(user: User, client: Client | None) -> bool:
+    """Sensitive fields: admins, and the client's owner and co-owners."""
+    if user.is_admin:
+        return True
+    return client is not None and user.role != "viewer" and is_client_owner(user, client)
+
+
+def can_edit_client(user: User, client: Client | None = None) -> bool:
+    return user.can_edit
+
+
+# ---------------------------------------------------------------- values
+
+def active_user_ids() -> set[int]:
+    return set(db.session.scalars(select(User.id).where(User.active.is_(True))))
+
+
+def parse_fields(template: CardTemplate, raw: dict, *, allow_retired: bool = True,
+                 person_ids: set[int] | None = None) -> tuple[dict, dict]:
+    """Parse raw input for the given field keys: (values with None for cleared keys, errors)."""
+    fields = fields_by_key(template)
+    if person_ids is None and any(fields.get(k) and fields[k].type == "person" for k in raw):
+        person_ids = active_user_ids()
+    values, errors = {}, {}
+    for key, raw_value in raw.items():
+        fd = fields.get(key)
+        if fd is None:
+            errors[key] = _l("There is no field %(key)s on this card.", key=key)
+            continue
+        if fd.archived:
+            errors[key] = _l("The field %(label)s is archived; restore it to edit its value.", label=fd.label)
+            continue
+        try:
+            values[key] = parse_value(fd.type, raw_value, fd.spec(allow_retired=allow_retired, person_ids=person_ids))
+        except InvalidValue as e:
+            errors[key] = e.message
+    return values, errors
+
+
+def missing_required(template: CardTemplate, values: dict, only_keys=None) -> dict:
+    errors = {}
+    for fd in fields_by_key(template, include_archived=False).values():
+        if only_keys is not None and fd.key not in only_keys:
+            continue
+        if fd.required and is_empty(values.get(fd.key)):
+            errors[fd.key] = _l("%(label)s is required.", label=fd.t())
+    return errors
+
+
+def completeness(template: CardTemplate, values: dict) -> float:
+    """Share of the card filled, required fields weighing three times as much."""
+    total = filled = 0
+    for fd in fields_by_key(template, include_archived=False).values():
+        weight = 3 if fd.required else 1
+        total += weight
+        if not is_empty(values.get(fd.key)):
+            filled += weight
+    return round(filled / total, 4) if total else 1.0
+
+
+def build_search_text(template: CardTemplate, client: Client) -> str:
+    # Sensitive fields stay out of the search blob: a search must not reveal them.
+    parts = [client.name or "", client.number or "", " ".join(client.tags or [])]
+    fields = fields_by_key(template)
+    for key, value in (client.values or {}).items():
+        fd = fields.get(key)
+        if fd is None or fd.sensitive or is_empty(value):
+            continue
+        try:
+            parts.append(search_text(fd.type, value, fd.spec()))
+        except Exception:  # a stored value never blocks a save
+            parts.append(str(value))
+    return normalize_text(" ".join(p for p in parts if p)).lower()[:20000]
+
+
+def match_keys(template: CardTemplate, name: str, values: dict) -> set[tuple[str, str]]:
+    """Normalized keys for duplicate detection; empty values never produce a key."""
+    keys = set()
+    norm = normalize_company_name(name or "")
+    if norm:
+        keys.add(("name", norm[:200]))
+    for fd in fields_by_key(template).values():
+        value = values.get(fd.key)
+        if is_empty(value):
+            continue
+        cells = [value]
+        if fd.type == "table":
+            for row in value:
+                for col in fd.columns or []:
+                    if col.get("type") in ("phone", "email") and not is_empty(row.get(col["key"])):
+                        keys |= _contact_keys(col["type"], row[col["key"]])
+            continue
+        if fd.type in ("phone", "email"):
+            for cell in cells:
+                keys |= _contact_keys(fd.type, cell)
+        elif fd.identifier:
+            norm_value = normalize_text(display_value(fd.type, value, fd.spec())).lower().replace(" ", "")
+            if norm_value:
+                keys.add((f"field:{fd.key}", norm_value[:200]))
+    return keys
+
+
+def _contact_keys(kind: str, value) -> set[tuple[str, str]]:
+    if kind == "phone":
+        digits = phone_digits(str(value))
+        return {("phone", digits)} if len(digits) >= 5 else set()
+    text = normalize_text(str(value)).lower()
+    return {("email", text[:200])} if text else set()
+
+
+def _write_match_keys(client: Client, keys: set[tuple[str, str]]) -> None:
+    db.session.execute(delete(ClientMatchKey).where(ClientMatchKey.client_id == client.id))
+    for kind, value in sorted(keys):
+        db.session.add(ClientMatchKey(client_id=client.id, kind=kind, value=value))
+
+
+def find_duplicates(user: User, template: CardTemplate, name: str, values: dict,
+                    exclude_id: int | None = None) -> list[DuplicateCandidate]:
+    """Clients that look like the same company; hidden ones reveal only that they exist and who owns them."""
+    keys = match_keys(template, name, values)
+    if not keys:
+        return []
+    conditions = [((ClientMatchKey.kind == kind) & (ClientMatchKey.value == value)) for kind, value in keys]
+    rows = db.session.execute(select(ClientMatchKey.client_id, ClientMatchKey.kind).where(or_(*conditions))).all()
+    matched: dict[int, list[str]] = {}
+    for client_id, kind in rows:
+        if client_id != exclude_id:
+            matched.setdefault(client_id, []).append(kind.split(":", 1)[-1] if kind.startswith("field:") else kind)
+    if not matched:
+        return []
+    visible_ids = set(db.session.scalars(visible_clients(user).with_only_columns(Client.id)
+                                         .where(Client.id.in_(matched))))
+    clients = db.session.scalars(select(Client).where(Client.id.in_(matched)).order_by(Client.id)).all()
+    out = []
+    for c in clients:
+        owner = c.owner.display_name if c.owner else ""
+        out.append(DuplicateCandidate(c.id, c.number, c.name, owner, sorted(set(matched[c.id])),
+                                      visible=c.id in visible_ids))
+    return out
+
+
+# ---------------------------------------------------------------- numbers
+
+_TOKEN = re.compile(r"\{(YYYY|YY|MM|DD|SEQ(?::(\d))?)\}")
+
+
+def validate_number_pattern(pattern: str) -> str | None:
+    if not pattern or len(pattern) > 40:
+        return _l("Enter a pattern of at most 40 characters.")
+    if "{SEQ" not in pattern:
+        return _l("The pattern needs a {SEQ} or {SEQ:3} part for the running number.")
+    leftover = _TOKEN.sub("", pattern)
+    if "{" in leftover or "}" in leftover:
+        return _l("Use only {YYYY}, {YY}, {MM}, {DD} and {SEQ:n} in braces.")
+    return None
+
+
+def allocate_number(tenant: Tenant, now: datetime | None = None) -> str:
+    """The next client number: gap-free per period, under concurrent creation (row lock on the counter)."""
+    pattern = tenant.setting("number_pattern")
+    local = (now or utcnow()).astimezone(ZoneInfo(tenant.timezone or "Asia/Shanghai"))
+    parts = {"YYYY": f"{local.year:04d}", "YY": f"{local.year % 100:02d}", "MM": f"{local.month:02d}",
+             "DD": f"{local.day:02d}"}
+    period = "".join(parts[m.group(1)] for m in _TOKEN.finditer(pattern) if not m.group(1).startswith("SEQ")) or "all"
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    db.session.execute(dialect_insert(ClientNumberCounter).values(tenant_id=tenant.id, period=period, last_value=0)
+                       .on_conflict_do_nothing(index_elements=["tenant_id", "period"]))
+    seq = db.session.execute(
+        update(ClientNumberCounter).where(ClientNumberCounter.period == period)
+        .values(last_value=ClientNumberCounter.last_value + 1).returning(ClientNumberCounter.last_value)
+    ).scalar_one()
+
+    def render(m):
+        token = m.group(1)
+        if token.startswith("SEQ"):
+            return f"{seq:0{int(m.group(2) or 1)}d}"
+        return parts[token]
+
+    return _TOKEN.sub(render, pattern)
+
+
+# ---------------------------------------------------------------- writes
+
+def _check_meta(tenant: Tenant, *, name=None, stage=None, owner_id=None, tags=None, co_owner_ids=None,
+                check_name=True) -> dict:
+    errors = {}
+    if check_name:
+        if not name or not normalize_text(name):
+            errors["name"] = _l("Enter the client's name.")
+        elif len(name) > 200:
+            errors["name"] = _l("Use at most %(n)d characters.", n=200)
+    if stage is not None and stage not in tenant.stages:
+        errors["stage"] = _l("Choose one of: %(choices)s.", choices="、".join(tenant.stages))
+    ids = active_user_ids() if (owner_id is not None or co_owner_ids) else set()
+    if owner_id is not None and owner_id not in ids:
+        errors["owner"] = _l("Choose an active colleague as owner.")
+    if co_owner_ids and not set(co_owner_ids) <= ids:
+        errors["co_owners"] = _l("Co-owners must be active colleagues.")
+    if tags is not None:
+        if len(tags) > MAX_TAGS:
+            errors["tags"] = _l("Use at most %(n)d tags.", n=MAX_TAGS)
+        elif any(len(t) > 40 for t in tags):
+            errors["tags"] = _l("A tag has at most 40 characters.")
+    return errors
+
+
+def clean_tags(tags) -> list[str]:
+    if isinstance(tags, str):
+        tags = re.split(r"[,，、;；\s]+", tags)
+    out = []
+    for t in tags or []:
+        t = normalize_text(str(t))
+        if t and t not in out:
+            out.append(t)
+    return out
+
+
+def _record(client: Client, actor: User | None, action: str, changes: dict, note: str = "") -> ClientChange:
+    change = ClientChange(client_id=client.id, version=client.version, actor_id=actor.id if actor else None,
+                          action=action, changes=changes, note=note[:500])
+    db.session.add(change)
+    return change
+
+
+def _refresh_derived(template: CardTemplate, client: Client) -> None:
+    client.completeness = completeness(template, client.values or {})
+    client.search_text = build_search_text(template, client)
+    _write_match_keys(client, match_keys(template, client.name, client.values or {}))
+
+
+def create_client(user: User, *, name: str, stage: str | None = None, owner_id: int | None = None,
+                  tags=None, fields: dict | None = None, co_owner_ids=None, allow_duplicate: bool = False,
+                  template: CardTemplate | None = None, enforce_required: bool = True) -> Client:
+    """Validate and create a client card, number it and record its creation. Raises ValidationFailed/DuplicateFound."""
+    tenant = current_tenant()
+    template = template or load_template()
+    name = normalize_text(name or "")
+    stage = stage or tenant.stages[0]
+    owner_id = owner_id if owner_id is not None else user.id
+    tags = clean_tags(tags)
+    co_owner_ids = [i for i in dict.fromkeys(co_owner_ids or []) if i != owner_id]
+    errors = _check_meta(tenant, name=name, stage=stage, owner_id=owner_id, tags=tags, co_owner_ids=co_owner_ids)
+    values, field_errors = parse_fields(template, fields or {})
+    errors.update(field_errors)
+    values = {k: v for k, v in values.items() if not is_empty(v)}
+    if enforce_required:
+        for key, msg in missing_required(template, values).items():
+            errors.setdefault(key, msg)
+    if errors:
+        raise ValidationFailed(errors)
+    if not allow_duplicate:
+        candidates = find_duplicates(user, template, name, values)
+        if candidates:
+            raise DuplicateFound(candidates)
+    now = utcnow()
+    client = Client(number=allocate_number(tenant), name=name, stage=stage, owner_id=owner_id, tags=tags,
+                    values=values, created_by_id=user.id if user else None, created_at=now, updated_at=now)
+    db.session.add(client)
+    db.session.flush()
+    for uid in co_owner_ids:
+        client.co_owner_links.append(ClientCoOwner(user_id=uid, tenant_id=client.tenant_id))
+    _refresh_derived(template, client)
+    changes = {"@name": {"from": None, "to": name}, "@stage": {"from": None, "to": stage},
+               "@owner": {"from": None, "to": owner_id}}
+    if tags:
+        changes["@tags"] = {"from": None, "to": tags}
+    changes.update({k: {"from": None, "to": v} for k, v in values.items()})
+    _record(client, user, "create", changes)
+    return client
+
+
+def update_client(user: User, client: Client, *, version: int | None, name: str | None = None,
+                  stage: str | None = None, owner_id: int | None = None, tags=None, co_owner_ids=None,
+                  fields: dict | None = None, action: str = "edit", note: str = "",
+                  template: CardTemplate | None = None, required_keys=None) -> Client:
+    """Apply a partial change (fields merged key by key; None clears) with optimistic locking and history."""
+    tenant = current_tenant()
+    template = template or load_template()
+    if version is not None and version != client.version:
+        newer = db.session.scalars(select(ClientChange).where(ClientChange.client_id == client.id,
+                                                              ClientChange.version > version)
+                                   .order_by(ClientChange.id)).all()
+        raise VersionConflict(client, newer)
+    if name is not None:
+        name = normalize_text(name)
+    if tags is not None:
+        tags = clean_tags(tags)
+    errors = _check_meta(tenant, name=name, stage=stage, owner_id=owner_id, tags=tags,
+                         co_owner_ids=co_owner_ids, check_name=name is not None)
+    values, field_errors = parse_fields(template, fields or {})
+    errors.update(field_errors)
+    new_values = dict(client.values or {})
+    for key, value in values.items():
+        if is_empty(value):
+            new_values.pop(key, None)
+        else:
+            new_values[key] = value
+    # Required fields are enforced for the fields being saved (a section at a time, or the API's keys).
+    check = required_keys if required_keys is not None else set(values)
+    for key, msg in missing_required(template, new_values, only_keys=check).items():
+        errors.setdefault(key, msg)
+    if errors:
+        raise ValidationFailed(errors)
+
+    changes = {}
+    for key in set(client.values or {}) | set(new_values):
+        before, after = (client.values or {}).get(key), new_values.get(key)
+        if before != after:
+            changes[key] = {"from": before, "to": after}
+    for meta, attr, value in (("@name", "name", name), ("@stage", "stage", stage), ("@owner", "owner_id", owner_id),
+                              ("@tags", "tags", tags)):
+        if value is not None and getattr(client, attr) != value:
+            changes[meta] = {"from": getattr(client, attr), "to": value}
+            setattr(client, attr, value)
+    if co_owner_ids is not None:
+        wanted = [i for i in dict.fromkeys(co_owner_ids) if i != client.owner_id]
+        if sorted(wanted) != sorted(client.co_owner_ids):
+            changes["@co_owners"] = {"from": sorted(client.co_owner_ids), "to": sorted(wanted)}
+            client.co_owner_links = [l for l in client.co_owner_links if l.user_id in wanted] + [
+                ClientCoOwner(user_id=uid, tenant_id=client.tenant_id)
+                for uid in wanted if uid not in client.co_owner_ids]
+    if not changes:
+        return client
+    client.values = new_values
+    client.updated_at = utcnow()
+    _flush_versioned(client)
+    _refresh_derived(template, client)
+    _record(client, user, action, changes, note)
+    return client
+
+
+def _flush_versioned(client: Client) -> None:
+    """Flush the card's UPDATE; the version check turns a lost race into a VersionConflict."""
+    try:
+        db.session.flush()
+    except StaleDataError:
+        db.session.rollback()
+        fresh = db.session.get(Client, client.id)
+        raise VersionConflict(fresh, [])
+
+
+def set_archived(user: User, client: Client, archived: bool) -> Client:
+    if client.archived == archived:
+        return client
+    before = client.archived
+    client.archived_at = utcnow() if archived else None
+    client.updated_at = utcnow()
+    _flush_versioned(client)
+    _record(client, user, "archive" if archived else "restore", {"@archived": {"from": before, "to": archived}})
+    return client
+
+
+def delete_permanently(user: User, client: Client) -> None:
+    """Owners only: remove a card for good, leaving an audit record of what was removed."""
+    db.session.add(AuditRecord(actor_id=user.id, action="client.delete", subject=f"{client.number} {client.name}",
+                               detail={"client_id": client.id, "number": client.number, "name": client.name}))
+    db.session.execute(delete(ClientMatchKey).where(ClientMatchKey.client_id == client.id))
+    db.session.execute(delete(ClientView).where(ClientView.client_id == client.id))
+    db.session.execute(delete(ClientChange).where(ClientChange.client_id == client.id))
+    db.session.execute(delete(ClientCoOwner).where(ClientCoOwner.client_id == client.id))
+    db.session.delete(client)
+
+
+def record_view(user: User | None, client: Client, kind: str = "open", reason: str = "") -> None:
+    db.session.add(ClientView(client_id=client.id, user_id=user.id if user else None, kind=kind,
+                              reason=(reason or "")[:500]))
+
+
+def history(client: Client) -> list[ClientChange]:
+    return db.session.scalars(select(ClientChange).where(ClientChange.client_id == client.id)
+                              .order_by(ClientChange.id.desc())).all()
+
+
+def state_as_of(client: Client, version: int) -> dict:
+    """The card's name, stage, owner, tags and values as they were at a past version."""
+    state = {"@name": client.name, "@stage": client.stage, "@owner": client.owner_id, "@tags": list(client.tags or []),
+             "values": dict(client.values or {})}
+    for change in db.session.scalars(select(ClientChange).where(ClientChange.client_id == client.id,
+                                                                ClientChange.version > version)
+                                     .order_by(ClientChange.id.desc())):
+        for key, diff in (change.changes or {}).items():
+            if key.startswith("@"):
+                state[key] = diff.get("from")
+            elif diff.get("from") is None:
+                state["values"].pop(key, None)
+            else:
+                state["values"][key] = diff["from"]
+    return state
+
+
+def home_summary(user: User) -> dict:
+    base = visible_clients(user).where(Client.archived_at.is_(None))
+    total = db.session.execute(base.with_only_columns(func.count(Client.id)).order_by(None)).scalar_one()
+    mine = db.session.execute(base.with_only_columns(func.count(Client.id)).where(Client.owner_id == user.id)
+                              .order_by(None)).scalar_one()
+    recent = db.session.scalars(base.order_by(Client.updated_at.desc(), Client.id.desc()).limit(8)).all()
+    return {"total": total, "mine": mine, "recent": recent}

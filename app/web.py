@@ -1,0 +1,148 @@
+"""Request plumbing shared by every blueprint: sign-in loading, tenant scope, headers, errors."""
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import abort, g, jsonify, render_template, request
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import select
+
+from app.extensions import db, login_manager
+from app.htmx import add_vary
+from app.tenancy import all_tenants, reset_current_tenant, set_current_tenant
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'self'; object-src 'none'"
+)
+
+
+def init_app(app):
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("Please sign in to continue.")
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "strong"
+    login_manager.user_loader(load_user)
+
+    @app.before_request
+    def _open_tenant_scope():
+        # Each request starts with no tenant; signing in (session or token) sets it.
+        g._tenant_token = set_current_tenant(None)
+        if not request.path.startswith("/static/"):
+            g.pop("_login_user", None)  # an app context reused across requests (tests) keeps no stale user
+            if current_user.is_authenticated:  # loads the user (session or remember cookie)
+                set_current_tenant(current_user.tenant_id)
+
+    @app.teardown_request
+    def _close_tenant_scope(exc):
+        token = g.pop("_tenant_token", None)
+        if token is not None:
+            try:
+                reset_current_tenant(token)
+            except ValueError:
+                set_current_tenant(None)
+
+    @app.after_request
+    def _security_headers(response):
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        return add_vary(response)
+
+    @app.context_processor
+    def _globals():
+        from flask_babel import get_locale
+
+        from app.tenancy import current_tenant
+
+        return {"current_tenant": current_tenant() if current_user.is_authenticated else None,
+                "current_locale": str(get_locale())}
+
+    for code in (400, 403, 404, 405, 410, 413, 429, 500):
+        app.register_error_handler(code, _error_page)
+    app.register_error_handler(CSRFError, _csrf_error)
+
+
+def load_user(user_id: str):
+    from app.accounts.models import User
+
+    try:
+        uid, nonce = user_id.split(":", 1)
+        uid = int(uid)
+    except (ValueError, AttributeError):
+        return None
+    user = db.session.execute(all_tenants(select(User).where(User.id == uid))).scalar_one_or_none()
+    if user is None or not user.active or user.session_nonce != nonce:
+        return None
+    set_current_tenant(user.tenant_id)
+    return user
+
+
+ERROR_TEXT = {
+    400: (_l("Bad request"), _l("The request could not be understood.")),
+    403: (_l("Not allowed"), _l("Your role does not allow this. Ask an admin of your company.")),
+    404: (_l("Not found"), _l("This page does not exist, or it belongs to another company.")),
+    405: (_l("Not allowed"), _l("This action is not available here.")),
+    410: (_l("Gone"), _l("This link has expired or was revoked.")),
+    413: (_l("Too large"), _l("The upload is too large.")),
+    429: (_l("Too many attempts"), _l("Too many attempts. Please wait a minute and try again.")),
+    500: (_l("Something went wrong"), _l("We could not complete this. Nothing was saved; please try again.")),
+}
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or (
+        request.accept_mimetypes.best_match(["application/json", "text/html"]) == "application/json"
+        and not request.accept_mimetypes.accept_html
+    )
+
+
+def _error_page(error):
+    code = getattr(error, "code", 500) or 500
+    if code == 500:
+        db.session.rollback()
+    if request.path.startswith("/api/"):
+        from app.api.problems import problem
+
+        return problem(code, detail=getattr(error, "description", None))
+    title, text = ERROR_TEXT.get(code, ERROR_TEXT[500])
+    description = getattr(error, "description", None) if code in (400, 410) else None
+    if wants_json():
+        return jsonify(error=str(title), detail=str(description or text)), code
+    template = "errors/_error.html" if request.htmx and not request.htmx.boosted else "errors/error.html"
+    response = render_template(template, code=code, title=title, text=description or text), code
+    return response
+
+
+def _csrf_error(error):
+    from flask_babel import gettext as _
+
+    error.description = _("Your session expired or the form was sent twice. Reload the page and try again.")
+    error.code = 400
+    return _error_page(error)
+
+
+def role_required(*roles):
+    """Allow the view only to signed-in users with one of these roles (403 otherwise)."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+admin_required = role_required("owner", "admin")
+editor_required = role_required("owner", "admin", "member")
