@@ -63,6 +63,7 @@ def init_app(app):
         return {"current_tenant": current_tenant() if current_user.is_authenticated else None,
                 "current_locale": str(get_locale())}
 
+    _register_field_filters(app)
     for code in (400, 403, 404, 405, 410, 413, 429, 500):
         app.register_error_handler(code, _error_page)
     app.register_error_handler(CSRFError, _csrf_error)
@@ -146,3 +147,25 @@ def role_required(*roles):
 
 admin_required = role_required("owner", "admin")
 editor_required = role_required("owner", "admin", "member")
+
+
+def _register_field_filters(app):
+    """Jinja helpers that show stored card values through the value library."""
+    from app.values import display_value
+
+    def display_field(fd, value):
+        return display_value(fd.type, value, fd.spec())
+
+    def display_cell(col, value):
+        if value is None:
+            return ""
+        return display_value(col.get("type", "text"), value, {"options": col.get("options") or []})
+
+    def col_label(col):
+        from flask_babel import get_locale
+
+        if str(get_locale()) == "en":
+            return ((col.get("i18n") or {}).get("en") or {}).get("label") or col.get("label")
+        return col.get("label")
+
+    app.jinja_env.globals.update(display_field=display_field, display_cell=display_cell, col_label=col_label)

@@ -11,3 +11,19 @@ document.addEventListener("submit", function (event) {
   var message = event.target.getAttribute("data-confirm");
   if (message && !window.confirm(message)) { event.preventDefault(); }
 });
+// Table fields: add a row from the <template>, remove a row.
+document.addEventListener("click", function (event) {
+  var add = event.target.closest("[data-add-row]");
+  if (add) {
+    var box = add.closest(".table-field");
+    var index = parseInt(box.getAttribute("data-next-row") || "0", 10);
+    box.setAttribute("data-next-row", String(index + 1));
+    var html = box.querySelector("template").innerHTML.split("__row__").join(String(index));
+    box.querySelector("tbody").insertAdjacentHTML("beforeend", html);
+    var first = box.querySelector("tbody tr:last-child input, tbody tr:last-child select");
+    if (first) { first.focus(); }
+    return;
+  }
+  var remove = event.target.closest("[data-remove-row]");
+  if (remove) { remove.closest("tr").remove(); }
+});
