@@ -1,5 +1,5 @@
 """Extensions are created here, unbound, and bound to the app in create_app()."""
-from flask import request, session
+from flask import session
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -34,8 +34,11 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 
 def select_locale():
+    from flask import has_request_context
     from flask_login import current_user
 
+    if not has_request_context():
+        return "en"  # operator CLI; jobs acting for a user wrap their work in force_locale(user.language)
     languages = ("zh_CN", "en")
     if getattr(current_user, "is_authenticated", False) and current_user.language in languages:
         return current_user.language
