@@ -6,7 +6,7 @@ import logging
 from flask import Flask
 
 from app.config import Config, dev_secret_key
-from app.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate, select_locale, select_timezone
+from app.extensions import babel, csrf, db, htmx as htmx_ext, limiter, login_manager, migrate, select_locale, select_timezone
 
 
 def create_app(config: type | None = None, **overrides) -> Flask:
@@ -24,7 +24,7 @@ def create_app(config: type | None = None, **overrides) -> Flask:
                      render_as_batch=True, compare_type=True)
     login_manager.init_app(app)
     csrf.init_app(app)
-    htmx.init_app(app)
+    htmx_ext.init_app(app)  # not `htmx`: importing the app.htmx module rebinds that package attribute
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
     limiter.init_app(app)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone,

@@ -33,6 +33,8 @@ def init_app(app):
         g._tenant_token = set_current_tenant(None)
         if not request.path.startswith("/static/"):
             g.pop("_login_user", None)  # an app context reused across requests (tests) keeps no stale user
+            g.pop("_flask_babel", None)  # ... nor another request's locale
+            g.pop("csrf_token", None)  # ... nor another browser's CSRF token
             if current_user.is_authenticated:  # loads the user (session or remember cookie)
                 set_current_tenant(current_user.tenant_id)
 
@@ -108,9 +110,9 @@ def _error_page(error):
     if code == 500:
         db.session.rollback()
     if request.path.startswith("/api/"):
-        from app.api.problems import problem
+        from app.api.problems import problem_for_error
 
-        return problem(code, detail=getattr(error, "description", None))
+        return problem_for_error(error)
     title, text = ERROR_TEXT.get(code, ERROR_TEXT[500])
     description = getattr(error, "description", None) if code in (400, 410) else None
     if wants_json():

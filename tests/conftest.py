@@ -115,6 +115,13 @@ def login(app, db):
     """login(user) -> a Browser signed in as that user (its own cookie jar)."""
 
     def _login(user, password=factories.PASSWORD):
+        from sqlalchemy import inspect, select
+
+        from app.accounts.models import User
+        from app.tenancy import all_tenants
+
+        # The user may be expired by an earlier commit; reload it without needing a tenant in scope.
+        user = _db.session.execute(all_tenants(select(User).where(User.id == inspect(user).identity[0]))).scalar_one()
         c = app.test_client()
         b = Browser(c)
         r = b.post("/login", data={"email": user.email, "password": password})

@@ -148,7 +148,8 @@ def change_password():
         else:
             current_user.set_password(form.password.data)
             db.session.commit()
-            login_user(current_user)  # the nonce changed: keep this session, end all others
+            # The nonce changed: sign this session in again (with the user, not the proxy); others end.
+            login_user(current_user._get_current_object())
             flash(_("Your password is changed. Other sessions are signed out."), "success")
             return redirect(url_for("auth.account"))
     tokens = db.session.scalars(select(ApiToken).where(ApiToken.user_id == current_user.id)).all()
@@ -177,3 +178,43 @@ def revoke_token(token_id):
     db.session.commit()
     flash(_("Token revoked."), "success")
     return redirect(url_for("auth.account"))
+
+
+@bp.route("/invite/<token>", methods=["GET", "POST"])
+@limiter.limit("30 per hour", methods=["POST"])
+def accept_invite(token):
+    from app.team.forms import AcceptInviteForm
+    from app.team.services import accept_invite as accept, invite_for_token
+
+    invite, problem = invite_for_token(token)
+    if problem == "registered":
+        return render_template("errors/error.html", code=409, title=_("Already registered"),
+                               text=_("%(email)s already has an account. Sign in with it, or reset its password.",
+                                      email=invite.email),
+                               action_url=url_for("auth.login"), action_text=_("Sign in")), 409
+    if problem:
+        text = {"expired": _("This invitation has expired. Ask your admin to send a new one."),
+                "used": _("This invitation was already used. Sign in instead."),
+                "revoked": _("This invitation was withdrawn. Ask your admin if you still need access."),
+                }.get(problem, _("This invitation link is not valid. Check that you copied all of it."))
+        return render_template("errors/error.html", code=410, title=_("Invitation not valid"), text=text,
+                               action_url=url_for("auth.login"), action_text=_("Sign in")), 410
+    form = AcceptInviteForm(language=session.get("lang", "zh_CN"))
+    form.email = type("E", (), {"data": invite.email})()  # lets the password rules see the email
+    if form.validate_on_submit():
+        user = accept(invite, form.name.data.strip(), form.password.data, form.language.data)
+        db.session.commit()
+        login_user(user)
+        session.pop("lang", None)
+        flash(_("Welcome to %(company)s on ClientCard, %(name)s.", company=user.tenant.name, name=user.name),
+              "success")
+        return redirect(url_for("main.home"))
+    return render_template("auth/accept_invite.html", form=form, invite=invite,
+                           company=invite_company(invite)), (422 if form.errors else 200)
+
+
+def invite_company(invite) -> str:
+    from app.accounts.models import Tenant
+
+    tenant = db.session.get(Tenant, invite.tenant_id)
+    return tenant.name if tenant else ""

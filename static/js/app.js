@@ -27,3 +27,10 @@ document.addEventListener("click", function (event) {
   var remove = event.target.closest("[data-remove-row]");
   if (remove) { remove.closest("tr").remove(); }
 });
+// A 422 answer is the re-rendered form or widget with its error messages: swap it in like a success.
+document.addEventListener("htmx:beforeSwap", function (event) {
+  if (event.detail.xhr && event.detail.xhr.status === 422) {
+    event.detail.shouldSwap = true;
+    event.detail.isError = false;
+  }
+});
