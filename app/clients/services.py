@@ -310,9 +310,14 @@ def _record(client: Client, actor: User | None, action: str, changes: dict, note
     return change
 
 
-def _refresh_derived(template: CardTemplate, client: Client) -> None:
+def _derive(template: CardTemplate, client: Client) -> None:
+    # Set before the card's flush, so one save is one UPDATE and one version.
     client.completeness = completeness(template, client.values or {})
     client.search_text = build_search_text(template, client)
+
+
+def _refresh_derived(template: CardTemplate, client: Client) -> None:
+    _derive(template, client)
     _write_match_keys(client, match_keys(template, client.name, client.values or {}))
 
 
@@ -343,11 +348,12 @@ def create_client(user: User, *, name: str, stage: str | None = None, owner_id: 
     now = utcnow()
     client = Client(number=allocate_number(tenant), name=name, stage=stage, owner_id=owner_id, tags=tags,
                     values=values, created_by_id=user.id if user else None, created_at=now, updated_at=now)
+    _derive(template, client)
     db.session.add(client)
     db.session.flush()
     for uid in co_owner_ids:
         client.co_owner_links.append(ClientCoOwner(user_id=uid, tenant_id=client.tenant_id))
-    _refresh_derived(template, client)
+    _write_match_keys(client, match_keys(template, client.name, client.values or {}))
     changes = {"@name": {"from": None, "to": name}, "@stage": {"from": None, "to": stage},
                "@owner": {"from": None, "to": owner_id}}
     if tags:
@@ -373,9 +379,19 @@ def update_client(user: User, client: Client, *, version: int | None, name: str 
         name = normalize_text(name)
     if tags is not None:
         tags = clean_tags(tags)
-    errors = _check_meta(tenant, name=name, stage=stage, owner_id=owner_id, tags=tags,
-                         co_owner_ids=co_owner_ids, check_name=name is not None)
-    values, field_errors = parse_fields(template, fields or {})
+    # Only new assignments must be active colleagues: a card keeps a deactivated owner or co-owner
+    # (and person values pointing at them) until someone hands it over, so unrelated edits still save.
+    new_owner = owner_id if owner_id is not None and owner_id != client.owner_id else None
+    added_co = None if co_owner_ids is None else [i for i in co_owner_ids if i not in client.co_owner_ids]
+    errors = _check_meta(tenant, name=name, stage=stage, owner_id=new_owner, tags=tags,
+                         co_owner_ids=added_co, check_name=name is not None)
+    fields_def = fields_by_key(template)
+    person_ids = None
+    if any(fields_def.get(k) is not None and fields_def[k].type == "person" for k in (fields or {})):
+        held = {v for k, v in (client.values or {}).items()
+                if fields_def.get(k) is not None and fields_def[k].type == "person" and isinstance(v, int)}
+        person_ids = active_user_ids() | held
+    values, field_errors = parse_fields(template, fields or {}, person_ids=person_ids)
     errors.update(field_errors)
     new_values = dict(client.values or {})
     for key, value in values.items():
@@ -411,8 +427,9 @@ def update_client(user: User, client: Client, *, version: int | None, name: str 
         return client
     client.values = new_values
     client.updated_at = utcnow()
+    _derive(template, client)
     _flush_versioned(client)
-    _refresh_derived(template, client)
+    _write_match_keys(client, match_keys(template, client.name, client.values or {}))
     _record(client, user, action, changes, note)
     return client
 
@@ -428,18 +445,27 @@ def _flush_versioned(client: Client) -> None:
 
 
 def set_archived(user: User, client: Client, archived: bool) -> Client:
+    """Archive or restore a card (recorded in its history); a restored card takes part in duplicate checks again."""
     if client.archived == archived:
         return client
     before = client.archived
     client.archived_at = utcnow() if archived else None
     client.updated_at = utcnow()
     _flush_versioned(client)
+    if not archived:  # a card merged away had its match keys removed
+        _write_match_keys(client, match_keys(load_template(), client.name, client.values or {}))
     _record(client, user, "archive" if archived else "restore", {"@archived": {"from": before, "to": archived}})
     return client
 
 
+class NotAllowed(Exception):
+    """The user's role does not allow this action."""
+
+
 def delete_permanently(user: User, client: Client) -> None:
     """Owners only: remove a card for good, leaving an audit record of what was removed."""
+    if user is None or user.role != "owner":
+        raise NotAllowed("only owners delete cards permanently")
     db.session.add(AuditRecord(actor_id=user.id, action="client.delete", subject=f"{client.number} {client.name}",
                                detail={"client_id": client.id, "number": client.number, "name": client.name}))
     db.session.execute(delete(ClientMatchKey).where(ClientMatchKey.client_id == client.id))
@@ -449,19 +475,61 @@ def delete_permanently(user: User, client: Client) -> None:
     db.session.delete(client)
 
 
+VIEW_KINDS = ("open", "print", "pdf", "export", "share", "sensitive", "prep")
+
+
 def record_view(user: User | None, client: Client, kind: str = "open", reason: str = "") -> None:
+    """Log one look at a card (查阅登记): open, print, PDF, export, share, prep, or a sensitive reveal with its reason."""
     db.session.add(ClientView(client_id=client.id, user_id=user.id if user else None, kind=kind,
                               reason=(reason or "")[:500]))
 
 
+def view_log(client: Client, limit: int = 500) -> list[ClientView]:
+    """The latest views of one card, newest first."""
+    return db.session.scalars(select(ClientView).where(ClientView.client_id == client.id)
+                              .order_by(ClientView.id.desc()).limit(limit)).all()
+
+
+def views_by_user(user_id: int, limit: int = 500) -> list[tuple[ClientView, Client]]:
+    """The latest cards one user looked at, newest first, with the card."""
+    return db.session.execute(select(ClientView, Client).join(Client, Client.id == ClientView.client_id)
+                              .where(ClientView.user_id == user_id)
+                              .order_by(ClientView.id.desc()).limit(limit)).all()
+
+
 def history(client: Client) -> list[ClientChange]:
+    """The card's recorded changes, newest first."""
     return db.session.scalars(select(ClientChange).where(ClientChange.client_id == client.id)
                               .order_by(ClientChange.id.desc())).all()
+
+
+def merged_card_ids(client: Client) -> list[int]:
+    """Ids of the cards merged into this one, directly or through earlier merges."""
+    found: list[int] = []
+    queue = [client.id]
+    while queue:
+        cid = queue.pop()
+        for change in db.session.scalars(select(ClientChange).where(ClientChange.client_id == cid,
+                                                                    ClientChange.action == "merge")):
+            other = ((change.changes or {}).get("@merged_from") or {}).get("to") or {}
+            oid = other.get("id") if isinstance(other, dict) else None
+            if isinstance(oid, int) and oid not in found and oid != client.id:
+                found.append(oid)
+                queue.append(oid)
+    return found
+
+
+def history_with_merged(client: Client) -> list[ClientChange]:
+    """This card's history and that of every card merged into it, newest first."""
+    ids = [client.id, *merged_card_ids(client)]
+    return db.session.scalars(select(ClientChange).where(ClientChange.client_id.in_(ids))
+                              .order_by(ClientChange.at.desc(), ClientChange.id.desc())).all()
 
 
 def state_as_of(client: Client, version: int) -> dict:
     """The card's name, stage, owner, tags and values as they were at a past version."""
     state = {"@name": client.name, "@stage": client.stage, "@owner": client.owner_id, "@tags": list(client.tags or []),
+             "@co_owners": sorted(client.co_owner_ids), "@grade": client.grade, "@archived": client.archived,
              "values": dict(client.values or {})}
     for change in db.session.scalars(select(ClientChange).where(ClientChange.client_id == client.id,
                                                                 ClientChange.version > version)
@@ -483,3 +551,53 @@ def home_summary(user: User) -> dict:
                               .order_by(None)).scalar_one()
     recent = db.session.scalars(base.order_by(Client.updated_at.desc(), Client.id.desc()).limit(8)).all()
     return {"total": total, "mine": mine, "recent": recent}
+
+
+# ---------------------------------------------------------------- visit prep
+
+STALE_DAYS = 180
+
+
+@dataclass
+class PrepItem:
+    field: FieldDef
+    reason: str  # required | brief | never | stale
+    value: object = None
+    last_changed: datetime | None = None
+
+
+def field_last_changed(client: Client) -> dict[str, datetime]:
+    """When each field last changed, from the card's history."""
+    out: dict[str, datetime] = {}
+    for key, at in db.session.execute(select(ClientChange.changes, ClientChange.at)
+                                      .where(ClientChange.client_id == client.id).order_by(ClientChange.id)):
+        for k in key or {}:
+            out[k] = at
+    return out
+
+
+def visit_prep(template: CardTemplate, client: Client, now: datetime | None = None) -> list[PrepItem]:
+    """What to find out at the next visit: empty required fields, then empty brief/identifier fields,
+    then never-filled fields with questions to ask, then fields unchanged for over 180 days."""
+    now = now or utcnow()
+    last = field_last_changed(client)
+    values = client.values or {}
+    groups: dict[str, list[PrepItem]] = {"required": [], "brief": [], "never": [], "stale": []}
+    for section in template.sections:
+        if section.archived:
+            continue
+        for fd in section.active_fields:
+            value = values.get(fd.key)
+            if is_empty(value):
+                if fd.required:
+                    groups["required"].append(PrepItem(fd, "required"))
+                elif fd.in_brief or fd.identifier:
+                    groups["brief"].append(PrepItem(fd, "brief"))
+                elif fd.key not in last and fd.t_hints():
+                    groups["never"].append(PrepItem(fd, "never"))
+                continue
+            changed = last.get(fd.key) or client.created_at
+            if changed is not None and (now - changed).days > STALE_DAYS:
+                groups["stale"].append(PrepItem(fd, "stale", value, changed))
+    groups["stale"].sort(key=lambda i: i.last_changed)
+    return groups["required"] + groups["brief"] + groups["never"] + groups["stale"]
