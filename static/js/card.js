@@ -9,6 +9,3 @@ document.addEventListener("htmx:beforeSwap", function (event) {
 document.addEventListener("click", function (event) {
   if (event.target.closest("[data-print]")) { window.print(); }
 });
-// htmx settles "style" between old and new elements of the same id (a form re-rendered after a
-// conflict or error); writing an empty style attribute breaks our CSP (style-src 'self'). Settle without it.
-if (window.htmx) { window.htmx.config.attributesToSettle = ["class", "width", "height"]; }
