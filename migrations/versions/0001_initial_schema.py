@@ -314,6 +314,26 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_field_def_tenant_id'), ['tenant_id'], unique=False)
 
     # ### end Alembic commands ###
+    # pg extras
+    if op.get_bind().dialect.name == "postgresql":
+        # GIN indexes for the client list: field filters (values @> {...}), tags, and substring search.
+        # btree_gin lets them start with tenant_id like every other index; pg_trgm makes LIKE '%…%' indexable.
+        # Extensions need privileges a managed database may not grant: without them the indexes are skipped.
+        bind = op.get_bind()
+
+        def _extension(name):
+            try:
+                with bind.begin_nested():
+                    bind.exec_driver_sql(f"CREATE EXTENSION IF NOT EXISTS {name}")
+                return True
+            except Exception:
+                return False
+
+        lead = "tenant_id, " if _extension("btree_gin") else ""
+        op.execute(f'CREATE INDEX ix_client_values_gin ON client USING gin ({lead}"values" jsonb_path_ops)')
+        op.execute(f"CREATE INDEX ix_client_tags_gin ON client USING gin ({lead}tags jsonb_path_ops)")
+        if _extension("pg_trgm"):
+            op.execute(f"CREATE INDEX ix_client_search_trgm ON client USING gin ({lead}search_text gin_trgm_ops)")
 
 
 def downgrade():

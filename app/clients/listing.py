@@ -1,0 +1,399 @@
+"""The client list as plain functions: parse list parameters, build the query, page it by keyset, count it.
+
+Shared by the web list (/clients) and the REST API (GET /api/v1/clients), so nothing here touches HTTP:
+`parse_list_params(args, template)` takes any mapping (request.args, a dict), `list_clients(user, params)`
+returns a `Page`, `count_clients(user, params)` the total. Every query starts from `visible_clients(user)`;
+the tenant scope is added centrally by app.tenancy.
+
+Parameters (all optional; the same names in the URL and the API):
+  q         substring of name, number, tags, phone (also by digits), email or any non-sensitive field
+  stage     a stage of the tenant          grade   A/B/C…, or "none" for ungraded
+  owner     a user id, or "none"           tag     one tag
+  archived  active (default) | archived | all
+  field + option   a select or multiselect field key and one of its options ("has this option")
+  sort      name | number | updated | grade | completeness | <key of a number, money or date field>
+  dir       asc | desc (default: desc for updated and completeness, asc otherwise)
+  cursor    the opaque `next_cursor` of the previous page
+  limit     page size, 1..200 (default 50)
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from dataclasses import dataclass, field as dc_field
+from datetime import datetime
+from urllib.parse import urlencode
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, exists, func, literal, or_, select, true, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import load_only
+
+from app.accounts.models import User
+from app.card_templates.models import CardTemplate, FieldDef
+from app.card_templates.services import fields_by_key
+from app.clients.models import Client
+from app.clients.services import visible_clients
+from app.extensions import db
+from app.values import normalize_text, phone_digits
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+ARCHIVED_CHOICES = ("active", "archived", "all")
+BUILTIN_SORTS = ("name", "number", "updated", "grade", "completeness")
+SORT_FIELD_TYPES = ("number", "money", "date")
+FILTER_FIELD_TYPES = ("select", "multiselect")
+# Keys of the list state, in the order they appear in a canonical query string.
+STATE_KEYS = ("q", "stage", "grade", "owner", "tag", "archived", "field", "option", "sort", "dir", "limit")
+_KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+_PHONE_QUERY = re.compile(r"^[0-9０-９+\-() .（）/]+$")
+
+
+class ListParamsInvalid(Exception):
+    """Unknown or malformed list parameters; `errors` maps the parameter name to a message."""
+
+    def __init__(self, errors: dict):
+        super().__init__("invalid list parameters")
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class ListParams:
+    q: str = ""
+    stage: str | None = None
+    grade: str | None = None
+    owner: int | str | None = None  # a user id or "none"
+    tag: str | None = None
+    archived: str = "active"
+    field: str | None = None
+    option: str | None = None
+    sort: str = "updated"
+    dir: str = "desc"
+    cursor: str | None = None
+    limit: int = DEFAULT_LIMIT
+    errors: dict = dc_field(default_factory=dict, compare=False)  # what was dropped in lenient parsing
+
+    def to_query(self, *, with_cursor: bool = False, **overrides) -> str:
+        """The canonical query string of this list state (defaults left out), e.g. for links and saved views."""
+        get = overrides.get
+        sort = get("sort", self.sort)
+        pairs = []
+        for key in STATE_KEYS:
+            value = get(key, getattr(self, key))
+            if key == "dir":
+                keep = value != default_dir(sort)
+            else:
+                keep = value not in (None, "") and value != _DEFAULT_VALUES[key]
+            if keep:
+                pairs.append((key, str(value)))
+        cursor = get("cursor", self.cursor)
+        if with_cursor and cursor:
+            pairs.append(("cursor", cursor))
+        return urlencode(pairs)
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.q or self.stage or self.grade or self.owner or self.tag or self.field
+                    or self.archived != "active")
+
+
+DEFAULTS = ListParams()
+_DEFAULT_VALUES = {key: getattr(DEFAULTS, key) for key in STATE_KEYS}
+
+
+@dataclass
+class Page:
+    items: list[Client]
+    next_cursor: str | None
+    total: int | None = None
+
+
+def default_dir(sort: str) -> str:
+    return "desc" if sort in ("updated", "completeness") else "asc"
+
+
+def list_fields() -> dict[str, FieldDef]:
+    """The current tenant's fields the list can sort or filter by, loaded lightly (no help, hints, columns)."""
+    stmt = (select(FieldDef)
+            .where(FieldDef.type.in_(SORT_FIELD_TYPES + FILTER_FIELD_TYPES), FieldDef.archived.is_(False),
+                   FieldDef.sensitive.is_(False))
+            .order_by(FieldDef.position, FieldDef.id)
+            .options(load_only(FieldDef.key, FieldDef.type, FieldDef.label, FieldDef.options,
+                               FieldDef.retired_options, FieldDef.i18n, FieldDef.sensitive, FieldDef.archived,
+                               FieldDef.position)))
+    return {f.key: f for f in db.session.scalars(stmt)}
+
+
+def _field_map(fields) -> dict[str, FieldDef]:
+    """Accept what callers have: None (load), a CardTemplate, or a key -> FieldDef mapping."""
+    if fields is None:
+        return list_fields()
+    if isinstance(fields, CardTemplate):
+        return fields_by_key(fields, include_archived=False)
+    return fields
+
+
+def sortable_fields(fields=None) -> list[FieldDef]:
+    """Fields the list can sort by (number, money, date; not archived, not sensitive)."""
+    return [f for f in _field_map(fields).values()
+            if f.type in SORT_FIELD_TYPES and not f.sensitive and not f.archived]
+
+
+def filterable_fields(fields=None) -> list[FieldDef]:
+    """Fields the list can filter by option (select, multiselect; not archived, not sensitive)."""
+    return [f for f in _field_map(fields).values()
+            if f.type in FILTER_FIELD_TYPES and not f.sensitive and not f.archived]
+
+
+def parse_list_params(args, fields=None, *, strict: bool = True) -> ListParams:
+    """Read list parameters from a mapping; strict raises ListParamsInvalid, lenient drops bad ones into .errors.
+
+    `fields`: the tenant's CardTemplate, or list_fields() (loaded when None) to check field keys against."""
+    errors: dict = {}
+    fields = _field_map(fields)
+
+    def get(name):
+        value = args.get(name)
+        if isinstance(value, str):
+            value = normalize_text(value)
+        return value if value not in (None, "") else None
+
+    kw: dict = {}
+    q = get("q")
+    if q:
+        kw["q"] = q[:200]
+    for name in ("stage", "grade", "tag"):
+        value = get(name)
+        if value is not None:
+            kw[name] = str(value)[:80]
+    owner = get("owner")
+    if owner is not None:
+        if str(owner) == "none":
+            kw["owner"] = "none"
+        elif str(owner).isdigit():
+            kw["owner"] = int(owner)
+        else:
+            errors["owner"] = _l("Choose an owner from the list.")
+    archived = get("archived")
+    if archived is not None:
+        if archived in ARCHIVED_CHOICES:
+            kw["archived"] = archived
+        else:
+            errors["archived"] = _l("Choose active, archived or all.")
+    field_key, option = get("field"), get("option")
+    if field_key is not None:
+        fd = {f.key: f for f in filterable_fields(fields)}.get(str(field_key))
+        if fd is None:
+            errors["field"] = _l("The list cannot be filtered by the field %(key)s.", key=str(field_key)[:40])
+        elif option is not None:
+            if option not in (fd.options or []) and option not in (fd.retired_options or []):
+                errors["option"] = _l("%(option)s is not an option of %(label)s.", option=str(option)[:80],
+                                      label=fd.t())
+            else:
+                kw["field"], kw["option"] = fd.key, option
+        else:
+            kw["field"] = fd.key  # a field chosen, option not yet: no filter
+    elif option is not None:
+        errors["option"] = _l("Choose the field to filter by first.")
+    sort = get("sort")
+    if sort is not None:
+        if sort in BUILTIN_SORTS or sort in {f.key for f in sortable_fields(fields)}:
+            kw["sort"] = sort
+        else:
+            errors["sort"] = _l("The list cannot be sorted by %(key)s.", key=str(sort)[:40])
+    direction = get("dir")
+    kw["dir"] = default_dir(kw.get("sort", DEFAULTS.sort))
+    if direction is not None:
+        if direction in ("asc", "desc"):
+            kw["dir"] = direction
+        else:
+            errors["dir"] = _l("Sort direction is asc or desc.")
+    limit = get("limit")
+    if limit is not None:
+        if str(limit).isdigit() and 1 <= int(limit) <= MAX_LIMIT:
+            kw["limit"] = int(limit)
+        else:
+            errors["limit"] = _l("Page size is a number from 1 to %(n)d.", n=MAX_LIMIT)
+    cursor = get("cursor")
+    if cursor is not None:
+        params_so_far = ListParams(**kw)
+        if _decode_cursor(str(cursor), params_so_far) is None:
+            errors["cursor"] = _l("This page link is no longer valid; start from the first page.")
+        else:
+            kw["cursor"] = str(cursor)
+    if errors and strict:
+        raise ListParamsInvalid(errors)
+    return ListParams(**kw, errors=errors)
+
+
+# ---------------------------------------------------------------- query building
+
+def _dialect() -> str:
+    return db.session.get_bind().dialect.name
+
+
+def _json_contains(column, key: str, value: str, *, multi: bool):
+    """values[key] == value (select) or value in values[key] (multiselect), per dialect."""
+    if _dialect() == "postgresql":
+        # `values @> {"key": …}` can use the GIN (jsonb_path_ops) index on client.values.
+        return type_coerce(column, JSONB).contains({key: [value] if multi else value})
+    if multi:
+        each = func.json_each(column, f'$."{key}"').table_valued("value").alias("opt")
+        return exists(select(literal(1)).select_from(each).where(each.c.value == value))
+    return column[key].as_string() == value
+
+
+def _tag_condition(tag: str):
+    if _dialect() == "postgresql":
+        return type_coerce(Client.tags, JSONB).contains([tag])
+    each = func.json_each(Client.tags).table_valued("value").alias("tg")
+    return exists(select(literal(1)).select_from(each).where(each.c.value == tag))
+
+
+def search_condition(q: str):
+    """Substring match on the lower-case search blob; a phone-like query also matches by its digits."""
+    text = normalize_text(q).lower()
+    if not text:
+        return true()
+    conds = [Client.search_text.contains(text, autoescape=True)]
+    if _PHONE_QUERY.match(q):
+        digits = phone_digits(q)
+        if len(digits) >= 3 and digits != text:
+            conds.append(Client.search_text.contains(digits, autoescape=True))
+    return or_(*conds)
+
+
+def filtered_query(user: User, params: ListParams, fields=None):
+    """visible_clients(user) narrowed by the search and filters of `params` (no order, no paging)."""
+    stmt = visible_clients(user)
+    if params.archived == "active":
+        stmt = stmt.where(Client.archived_at.is_(None))
+    elif params.archived == "archived":
+        stmt = stmt.where(Client.archived_at.is_not(None))
+    if params.q:
+        stmt = stmt.where(search_condition(params.q))
+    if params.stage:
+        stmt = stmt.where(Client.stage == params.stage)
+    if params.grade:
+        stmt = stmt.where(Client.grade.is_(None) if params.grade == "none" else Client.grade == params.grade)
+    if params.owner == "none":
+        stmt = stmt.where(Client.owner_id.is_(None))
+    elif params.owner is not None:
+        stmt = stmt.where(Client.owner_id == params.owner)
+    if params.tag:
+        stmt = stmt.where(_tag_condition(params.tag))
+    if params.field and params.option:
+        fd = _field_map(fields).get(params.field)
+        multi = fd is not None and fd.type == "multiselect"
+        stmt = stmt.where(_json_contains(Client.values, params.field, params.option, multi=multi))
+    return stmt
+
+
+def _sort_expr(params: ListParams, fields):
+    """(expression, nullable, kind) of the sort key; kind says how a cursor value is decoded."""
+    if params.sort == "name":
+        return Client.name, False, "str"
+    if params.sort == "number":
+        return Client.number, False, "str"
+    if params.sort == "updated":
+        return Client.updated_at, False, "datetime"
+    if params.sort == "completeness":
+        return Client.completeness, False, "float"
+    if params.sort == "grade":
+        return Client.grade, True, "str"
+    fd = _field_map(fields).get(params.sort)
+    if fd is not None and fd.type == "date":
+        return Client.values[params.sort].as_string(), True, "str"
+    return Client.values[params.sort].as_float(), True, "float"
+
+
+def _encode_cursor(value, client_id: int) -> str:
+    if isinstance(value, datetime):
+        value = value.isoformat()
+    raw = json.dumps([value, client_id], ensure_ascii=False, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, params: ListParams):
+    """(value, id) from a cursor, or None when it is malformed or does not fit the sort."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        value, client_id = json.loads(raw)
+    except (ValueError, binascii.Error, TypeError):
+        return None
+    if not isinstance(client_id, int) or isinstance(client_id, bool):
+        return None
+    kind = {"name": "str", "number": "str", "updated": "datetime", "completeness": "float",
+            "grade": "str"}.get(params.sort)
+    if value is None:
+        return (None, client_id) if kind in (None, "str") and params.sort not in ("name", "number") else None
+    if kind == "datetime":
+        try:
+            return datetime.fromisoformat(value), client_id
+        except (TypeError, ValueError):
+            return None
+    if kind == "float" and not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    if kind == "str" and not isinstance(value, str):
+        return None
+    if kind is None and not isinstance(value, (str, int, float)):
+        return None
+    return value, client_id
+
+
+def _ordered(stmt, params: ListParams, fields):
+    expr, nullable, _kind = _sort_expr(params, fields)
+    desc = params.dir == "desc"
+    order = []
+    if nullable:
+        order.append(expr.is_(None))  # empty values last in both directions
+    order += [expr.desc() if desc else expr.asc(), Client.id.desc() if desc else Client.id.asc()]
+    if params.cursor:
+        value, last_id = _decode_cursor(params.cursor, params)
+        after_id = Client.id < last_id if desc else Client.id > last_id
+        if value is None:
+            cond = and_(expr.is_(None), after_id)
+        else:
+            beyond = expr < value if desc else expr > value
+            cond = or_(beyond, and_(expr == value, after_id))
+            if nullable:
+                cond = or_(cond, expr.is_(None))
+        stmt = stmt.where(cond)
+    return stmt.order_by(*order), expr
+
+
+LIST_COLUMNS = (Client.id, Client.tenant_id, Client.number, Client.name, Client.stage, Client.grade,
+                Client.owner_id, Client.tags, Client.completeness, Client.version, Client.archived_at,
+                Client.updated_at, Client.created_at)
+
+
+def list_clients(user: User, params: ListParams, fields=None, *, with_values: bool = False) -> Page:
+    """One page of the clients `user` may see, filtered and sorted by `params`; keyset-paged by (sort value, id).
+
+    `fields` as for parse_list_params; pass the same object to avoid loading it twice."""
+    fields = _field_map(fields)
+    stmt, expr = _ordered(filtered_query(user, params, fields), params, fields)
+    stmt = stmt.add_columns(expr.label("_sort_value")).limit(params.limit + 1)
+    if not with_values:
+        stmt = stmt.options(load_only(*LIST_COLUMNS))
+    rows = db.session.execute(stmt).all()
+    items = [row[0] for row in rows[:params.limit]]
+    next_cursor = None
+    if len(rows) > params.limit:
+        last = rows[params.limit - 1]
+        next_cursor = _encode_cursor(last[1], last[0].id)
+    return Page(items=items, next_cursor=next_cursor)
+
+
+def count_clients(user: User, params: ListParams, fields=None) -> int:
+    """How many clients match `params` (search and filters; the cursor and sort are ignored)."""
+    stmt = filtered_query(user, params, fields).with_only_columns(func.count(Client.id)).order_by(None)
+    return db.session.execute(stmt).scalar_one()
+
+
+__all__ = ["ListParams", "ListParamsInvalid", "Page", "parse_list_params", "list_clients", "count_clients",
+           "filtered_query", "search_condition", "list_fields", "sortable_fields", "filterable_fields"]
