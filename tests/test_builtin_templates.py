@@ -261,5 +261,5 @@ def test_telesales_card():
     t = load_builtin("telesales")
     assert field(t, "call_direction")["options"] == ["来电", "去电"]
     assert field(t, "next_call_at")["type"] == "date"
-    assert field(t, "decision_maker")["type"] == "person"
+    assert field(t, "decision_maker")["type"] == "text"  # the client's decision maker, not a colleague
     assert field(t, "intent_level")["type"] == "select"

@@ -19,16 +19,19 @@ def field_from_data(entry: dict, template: CardTemplate, section: Section, posit
     i18n = _i18n_en(entry, ("label", "help", "hints"))
     options_en = entry.get("options_en") or []
     if options_en and len(options_en) == len(options):
-        i18n.setdefault("en", {})["options"] = dict(zip(options, options_en))
+        en_options = {o: e for o, e in zip(options, options_en) if e}
+        if en_options:
+            i18n.setdefault("en", {})["options"] = en_options
     columns = []
     for col in entry.get("columns") or []:
         col_i18n = {}
         if col.get("label_en"):
             col_i18n["label"] = col["label_en"]
         if col.get("options_en") and len(col["options_en"]) == len(col.get("options") or []):
-            col_i18n["options"] = dict(zip(col["options"], col["options_en"]))
+            col_i18n["options"] = {o: e for o, e in zip(col["options"], col["options_en"]) if e}
         columns.append({"key": col["key"], "label": col["label"], "type": col["type"],
-                        "options": list(col.get("options") or []), "i18n": {"en": col_i18n} if col_i18n else {}})
+                        "options": list(col.get("options") or []), "i18n": {"en": col_i18n} if col_i18n else {},
+                        **({"retired_options": list(col["retired_options"])} if col.get("retired_options") else {})})
     return FieldDef(
         template=template, section=section, key=entry["key"], label=entry["label"], type=entry["type"],
         required=bool(entry.get("required")), sensitive=bool(entry.get("sensitive")),
@@ -48,7 +51,7 @@ def install_template(data: dict, actor_id: int | None = None) -> CardTemplate:
     position = 0
     for s_pos, s in enumerate(data.get("sections") or []):
         section = Section(template=template, key=s["key"], label=s["label"],
-                          i18n=_i18n_en(s, ("label",)), position=s_pos)
+                          i18n=_i18n_en(s, ("label",)), position=s_pos, archived=bool(s.get("archived")))
         db.session.add(section)
         for entry in s.get("fields") or []:
             position += 1

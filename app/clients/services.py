@@ -99,8 +99,8 @@ def active_user_ids() -> set[int]:
     return set(db.session.scalars(select(User.id).where(User.active.is_(True))))
 
 
-def parse_fields(template: CardTemplate, raw: dict, *, allow_retired: bool = True,
-                 person_ids: set[int] | None = None) -> tuple[dict, dict]:
+def parse_fields(template: CardTemplate, raw: dict, *, allow_retired: bool = False,
+                 person_ids: set[int] | None = None, current: dict | None = None) -> tuple[dict, dict]:
     """Parse raw input for the given field keys: (values with None for cleared keys, errors)."""
     fields = fields_by_key(template)
     if person_ids is None and any(fields.get(k) and fields[k].type == "person" for k in raw):
@@ -115,10 +115,22 @@ def parse_fields(template: CardTemplate, raw: dict, *, allow_retired: bool = Tru
             errors[key] = _l("The field %(label)s is archived; restore it to edit its value.", label=fd.label)
             continue
         try:
-            values[key] = parse_value(fd.type, raw_value, fd.spec(allow_retired=allow_retired, person_ids=person_ids))
+            values[key] = parse_value(fd.type, raw_value, fd.spec(allow_retired=True, person_ids=person_ids))
+            if not allow_retired and _adds_retired_option(fd, values[key], (current or {}).get(key)):
+                # Re-parse strictly for the value library's own message naming the retired option.
+                parse_value(fd.type, raw_value, fd.spec(allow_retired=False, person_ids=person_ids))
         except InvalidValue as e:
+            values.pop(key, None)
             errors[key] = e.message
     return values, errors
+
+
+def _adds_retired_option(fd: FieldDef, new, old) -> bool:
+    """A retired option may stay on a card that has it, but is never chosen anew."""
+    if fd.type not in ("select", "multiselect") or not fd.retired_options or new is None:
+        return False
+    as_set = lambda v: set(v) if isinstance(v, list) else ({v} if v is not None else set())  # noqa: E731
+    return bool((as_set(new) - as_set(old)) & set(fd.retired_options))
 
 
 def missing_required(template: CardTemplate, values: dict, only_keys=None) -> dict:
@@ -391,7 +403,7 @@ def update_client(user: User, client: Client, *, version: int | None, name: str 
         held = {v for k, v in (client.values or {}).items()
                 if fields_def.get(k) is not None and fields_def[k].type == "person" and isinstance(v, int)}
         person_ids = active_user_ids() | held
-    values, field_errors = parse_fields(template, fields or {}, person_ids=person_ids)
+    values, field_errors = parse_fields(template, fields or {}, person_ids=person_ids, current=client.values)
     errors.update(field_errors)
     new_values = dict(client.values or {})
     for key, value in values.items():

@@ -88,16 +88,20 @@ def test_deactivated_users_are_never_assigned(tenant_a):
 
 
 def test_cards_keeping_a_deactivated_owner_still_save(tenant_a):
+    from app.card_templates.editing import add_field
+
     gone = factories.user(tenant_a, "gone@a.example", "member")
     with factories.tenant_context(tenant_a.id):
         gid = db.session.merge(gone).id
-    c = factories.client(tenant_a, "客户", owner_id=gid, fields={"legal_rep_name": gid})
+        add_field(None, "basic", {"label": "我方对接人", "key": "our_contact", "type": "person"})
+        db.session.commit()
+    c = factories.client(tenant_a, "客户", owner_id=gid, fields={"our_contact": gid})
     with factories.tenant_context(tenant_a.id):
         db.session.get(User, gid).active = False
         db.session.commit()
         actor = db.session.get(User, tenant_a.owner.id)
         client = db.session.get(Client, c.id)
         cs.update_client(actor, client, version=client.version, owner_id=gid, co_owner_ids=[],
-                         fields={"address": "北京路", "legal_rep_name": gid})
+                         fields={"address": "北京路", "our_contact": gid})
         db.session.commit()
-        assert client.values["address"] == "北京路" and client.values["legal_rep_name"] == gid
+        assert client.values["address"] == "北京路" and client.values["our_contact"] == gid
