@@ -29,8 +29,6 @@ from urllib.parse import urlencode
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, exists, func, literal, or_, select, true, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy import type_coerce
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import load_only
 
 from app.accounts.models import User
@@ -325,8 +323,10 @@ def _decode_cursor(cursor: str, params: ListParams):
         value, client_id = json.loads(raw)
     except (ValueError, binascii.Error, TypeError):
         return None
-    if not isinstance(client_id, int) or isinstance(client_id, bool):
-        return None
+    if not isinstance(client_id, int) or isinstance(client_id, bool) or not 0 <= client_id < 2 ** 31:
+        return None  # beyond the id column's range PostgreSQL would fail the query
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and not abs(value) < 1e300:
+        return None  # NaN/huge numbers are no sort value we ever hand out
     kind = {"name": "str", "number": "str", "updated": "datetime", "completeness": "float",
             "grade": "str"}.get(params.sort)
     if value is None:
