@@ -66,7 +66,7 @@ def test_full_page_lists_clients_with_columns(login, sample):
     assert 'class="badge grade-A"' in html and "李四" in html and "<progress" in html
     # the total is loaded lazily, so it never delays the rows
     assert 'hx-get="/clients/count' in html and 'hx-trigger="load"' in html
-    assert 'hx-trigger="search, keyup delay:250ms changed"' in html and 'hx-push-url="true"' in html
+    assert 'hx-trigger="input changed delay:250ms, search"' in html and 'hx-push-url="true"' in html
 
 
 def test_htmx_search_returns_rows_only(login, sample, hx):
