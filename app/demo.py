@@ -131,7 +131,7 @@ def _value_for(rng, fd, *, name, trade, city, contact, people):
     if kind == "phone":
         return _mobile(rng) if "mobile" in key or key.endswith("rep_phone") else _landline(rng, city[1])
     if kind == "email":
-        return f"{rng.choice(['info', 'sales', 'office', 'hr', 'service'])}{rng.randrange(100)}@{rng.choice(['163.com', 'qq.com', 'sina.com', 'example.cn'])}"
+        return f"{rng.choice(['info', 'sales', 'office', 'hr', 'service'])}{rng.randrange(10**7)}@{rng.choice(['163.com', 'qq.com', 'sina.com', 'example.cn'])}"
     if kind == "url":
         return f"https://www.example-{rng.randrange(10 ** 6)}.cn"
     if kind == "date":
@@ -156,7 +156,7 @@ def _value_for(rng, fd, *, name, trade, city, contact, people):
                 elif ct == "date":
                     row[ck] = _day(rng, 1960, 2000)
                 elif ct == "email":
-                    row[ck] = f"contact{rng.randrange(1000)}@example.cn"
+                    row[ck] = f"contact{rng.randrange(10**8)}@example.cn"
                 elif ck in ("name", "company"):
                     row[ck] = _person_name(rng) if ck == "name" else name
                 elif ck in ("city", "birthplace", "native_place"):
