@@ -21,6 +21,19 @@ from app.tenancy import set_current_tenant, tenant_context  # noqa: E402
 from tests import factories  # noqa: E402
 
 
+def _cheap_argon2():
+    # Real argon2 hashes, at the lowest cost: hundreds of test users must not take minutes.
+    from argon2 import PasswordHasher
+
+    import app.accounts.models as account_models
+
+    account_models._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    account_models._DUMMY_HASH = account_models._hasher.hash("dummy-password-for-timing")
+
+
+_cheap_argon2()
+
+
 @pytest.fixture(scope="session")
 def app():
     app = create_app(TestConfig)
