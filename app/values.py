@@ -691,7 +691,7 @@ def _parse_phone(raw, spec):
                 ext = groups[-1]
                 return with_ext(f"{head[0]}-{head[1]}")
         raise InvalidValue(
-            _l("Enter a landline with its area code, e.g. 010-56781234 or 0755-12345678."))
+            _l("Enter a landline with its area code, e.g. 010-56781234 or 0755-26781234."))
     if 5 <= len(digits) <= 8:  # service numbers (95588) and local numbers without area code
         return with_ext(digits, "转")
     raise InvalidValue(msg)
