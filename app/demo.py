@@ -17,8 +17,9 @@ from sqlalchemy import insert, select
 from app.accounts.models import Tenant, User
 from app.card_templates.models import CardTemplate
 from app.card_templates.services import fields_by_key, install_builtin, load_template
-from app.clients.models import Client, ClientChange, ClientCoOwner, ClientMatchKey, ClientNumberCounter
-from app.clients.services import build_search_text, completeness, match_keys
+from app.clients.models import (Client, ClientChange, ClientCoOwner, ClientFieldValue, ClientMatchKey,
+                                ClientNumberCounter)
+from app.clients.services import build_search_text, completeness, field_value_rows, match_keys
 from app.extensions import db
 from app.tenancy import tenant_context
 
@@ -340,6 +341,10 @@ def _bulk_clients(tenant: Tenant, template: CardTemplate, n: int, rng: random.Ra
             if len(people) > 1 and rng.random() < 0.1:
                 co_rows.append({"tenant_id": tenant.id, "client_id": cid, "user_id": rng.choice(people[1:])})
         db.session.execute(insert(ClientMatchKey), key_rows)
+        value_rows = [{"tenant_id": tenant.id, "client_id": cid, "key": k, "num": num, "txt": txt}
+                      for cid, row in zip(ids, rows) for k, num, txt in field_value_rows(template, row["values"])]
+        if value_rows:
+            db.session.execute(insert(ClientFieldValue), value_rows)
         db.session.execute(insert(ClientChange), change_rows)
         if co_rows:
             db.session.execute(insert(ClientCoOwner), [dict(r) for r in {(r["client_id"], r["user_id"]): r

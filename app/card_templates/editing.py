@@ -1092,7 +1092,11 @@ def _change_type(template, actor, fd: FieldDef, new_type: str, options=None, col
         fd.yearly_reminder = False
     stored = {cid: value for cid, _n, _name, value in _stored(fd.key)}
     updates = {cid: {fd.key: new} for cid, new in converted.items() if new != stored.get(cid)}
-    return _rewrite(template, actor, updates, note=f"{fd.label}: {old_type} → {new_type}")
+    count = _rewrite(template, actor, updates, note=f"{fd.label}: {old_type} → {new_type}")
+    from app.clients.services import reindex_field_values  # the list's per-field index depends on the type
+
+    reindex_field_values(template, fd.key)
+    return count
 
 
 # ---------------------------------------------------------------- merging built-in sections

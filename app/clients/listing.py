@@ -27,14 +27,14 @@ from datetime import datetime
 from urllib.parse import urlencode
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, exists, func, literal, or_, select, true, type_coerce
+from sqlalchemy import and_, column, exists, false as false_, func, literal, null, or_, select, table, true, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import load_only
+from sqlalchemy.orm import aliased, load_only
 
 from app.accounts.models import User
 from app.card_templates.models import CardTemplate, FieldDef
 from app.card_templates.services import fields_by_key
-from app.clients.models import Client
+from app.clients.models import Client, ClientFieldValue
 from app.clients.services import visible_clients
 from app.extensions import db
 from app.values import normalize_text, phone_digits
@@ -234,15 +234,13 @@ def _dialect() -> str:
     return db.session.get_bind().dialect.name
 
 
-def _json_contains(column, key: str, value: str, *, multi: bool):
-    """values[key] == value (select) or value in values[key] (multiselect), per dialect."""
-    if _dialect() == "postgresql":
-        # `values @> {"key": …}` can use the GIN (jsonb_path_ops) index on client.values.
-        return type_coerce(column, JSONB).contains({key: [value] if multi else value})
-    if multi:
-        each = func.json_each(column, f'$."{key}"').table_valued("value").alias("opt")
-        return exists(select(literal(1)).select_from(each).where(each.c.value == value))
-    return column[key].as_string() == value
+def _option_condition(key: str, value: str):
+    """values[key] == value (select) or value in values[key] (multiselect): a lookup in ClientFieldValue,
+    which has one row per option (indexed by tenant, key, option, client)."""
+    # IN, not a correlated EXISTS: the planner can then either walk the sort index probing the (small) id set, or
+    # start from the ids (a count reads only the matching cards instead of testing every card of the tenant).
+    fv = aliased(ClientFieldValue, name="fv_filter")
+    return Client.id.in_(select(fv.client_id).where(fv.key == key, fv.txt == value))
 
 
 def _tag_condition(tag: str):
@@ -252,17 +250,27 @@ def _tag_condition(tag: str):
     return exists(select(literal(1)).select_from(each).where(each.c.value == tag))
 
 
+_FTS = table("client_fts", column("rowid"), column("client_fts"))
+
+
 def search_condition(q: str):
-    """Substring match on the lower-case search blob; a phone-like query also matches by its digits."""
+    """Substring match on the lower-case search blob; a phone-like query also matches by its digits.
+
+    On SQLite, terms of 3+ characters are first narrowed by the FTS5 trigram index (client_fts, see the migration);
+    the LIKE still decides, so the result is exactly the substring match. PostgreSQL's LIKE uses the pg_trgm index."""
     text = normalize_text(q).lower()
     if not text:
         return true()
-    conds = [Client.search_text.contains(text, autoescape=True)]
+    terms = [text]
     if _PHONE_QUERY.match(q):
         digits = phone_digits(q)
         if len(digits) >= 3 and digits != text:
-            conds.append(Client.search_text.contains(digits, autoescape=True))
-    return or_(*conds)
+            terms.append(digits)
+    cond = or_(*[Client.search_text.contains(t, autoescape=True) for t in terms])
+    if _dialect() == "sqlite" and all(len(t) >= 3 for t in terms):
+        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+        cond = and_(Client.id.in_(select(_FTS.c.rowid).where(_FTS.c.client_fts.match(match))), cond)
+    return cond
 
 
 def filtered_query(user: User, params: ListParams, fields=None):
@@ -285,9 +293,7 @@ def filtered_query(user: User, params: ListParams, fields=None):
     if params.tag:
         stmt = stmt.where(_tag_condition(params.tag))
     if params.field and params.option:
-        fd = _field_map(fields).get(params.field)
-        multi = fd is not None and fd.type == "multiselect"
-        stmt = stmt.where(_json_contains(Client.values, params.field, params.option, multi=multi))
+        stmt = stmt.where(_option_condition(params.field, params.option))
     return stmt
 
 
@@ -371,16 +377,55 @@ LIST_COLUMNS = (Client.id, Client.tenant_id, Client.number, Client.name, Client.
                 Client.updated_at, Client.created_at)
 
 
+def _by_field(user: User, params: ListParams, fields, columns) -> list:
+    """Rows (client, sort value) for a sort by a number, money or date field, through ClientFieldValue: first the
+    cards with a value, walking the (tenant, key, value, client) index in order, then those without, by id."""
+    fd = fields.get(params.sort)
+    fv = aliased(ClientFieldValue, name="fv_sort")
+    value_col = fv.txt if fd is not None and fd.type == "date" else fv.num
+    desc = params.dir == "desc"
+    want = params.limit + 1
+    cursor = _decode_cursor(params.cursor, params) if params.cursor else None
+    base = filtered_query(user, params, fields)
+    rows = []
+    if cursor is None or cursor[0] is not None:
+        stmt = base.join(fv, and_(fv.tenant_id == Client.tenant_id, fv.client_id == Client.id,
+                                  fv.key == params.sort))
+        if cursor is not None:
+            value, last_id = cursor
+            if isinstance(value, str) != (value_col is fv.txt):
+                stmt = stmt.where(false_())  # a cursor of another kind of sort: go on with the cards without a value
+            else:
+                after_id = fv.client_id < last_id if desc else fv.client_id > last_id
+                beyond = value_col < value if desc else value_col > value
+                stmt = stmt.where(or_(beyond, and_(value_col == value, after_id)))
+        order = [value_col.desc(), fv.client_id.desc()] if desc else [value_col.asc(), fv.client_id.asc()]
+        stmt = stmt.add_columns(value_col.label("_sort_value")).order_by(*order).limit(want)
+        rows = db.session.execute(stmt.options(*columns)).all()
+    if len(rows) < want:  # cards without a value come last, in both directions
+        has = aliased(ClientFieldValue, name="fv_has")
+        stmt = base.where(~exists(select(literal(1)).where(has.tenant_id == Client.tenant_id,
+                                                           has.client_id == Client.id, has.key == params.sort)))
+        if cursor is not None and cursor[0] is None:
+            stmt = stmt.where(Client.id < cursor[1] if desc else Client.id > cursor[1])
+        stmt = (stmt.add_columns(null().label("_sort_value"))
+                .order_by(Client.id.desc() if desc else Client.id.asc()).limit(want - len(rows)))
+        rows += db.session.execute(stmt.options(*columns)).all()
+    return rows
+
+
 def list_clients(user: User, params: ListParams, fields=None, *, with_values: bool = False) -> Page:
     """One page of the clients `user` may see, filtered and sorted by `params`; keyset-paged by (sort value, id).
 
     `fields` as for parse_list_params; pass the same object to avoid loading it twice."""
     fields = _field_map(fields)
-    stmt, expr = _ordered(filtered_query(user, params, fields), params, fields)
-    stmt = stmt.add_columns(expr.label("_sort_value")).limit(params.limit + 1)
-    if not with_values:
-        stmt = stmt.options(load_only(*LIST_COLUMNS))
-    rows = db.session.execute(stmt).all()
+    columns = [] if with_values else [load_only(*LIST_COLUMNS)]
+    if params.sort not in BUILTIN_SORTS:
+        rows = _by_field(user, params, fields, columns)
+    else:
+        stmt, expr = _ordered(filtered_query(user, params, fields), params, fields)
+        stmt = stmt.add_columns(expr.label("_sort_value")).limit(params.limit + 1)
+        rows = db.session.execute(stmt.options(*columns)).all()
     items = [row[0] for row in rows[:params.limit]]
     next_cursor = None
     if len(rows) > params.limit:

@@ -87,6 +87,25 @@ class ClientMatchKey(TenantScoped, db.Model):
     )
 
 
+class ClientFieldValue(TenantScoped, db.Model):
+    """A card's number, money, date, select and multiselect values, one row per value (a multiselect gives one per
+    option): the list filters and sorts by a template field through these indexes instead of reading the JSON of
+    every card. Derived from Client.values by the card services (write_field_values), never edited directly."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(Integer)
+    key: Mapped[str] = mapped_column(String(40))
+    num: Mapped[float | None] = mapped_column(Float)  # number and money values
+    txt: Mapped[str | None] = mapped_column(String(200))  # dates (ISO, so they sort) and options
+
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "client_id"], ["client.tenant_id", "client.id"], ondelete="CASCADE"),
+        Index("ix_client_field_value_num", "tenant_id", "key", "num", "client_id"),
+        Index("ix_client_field_value_txt", "tenant_id", "key", "txt", "client_id"),
+        Index("ix_client_field_value_client", "tenant_id", "client_id", "key", "txt"),
+    )
+
+
 class ClientChange(TenantScoped, db.Model):
     """One recorded change of a card: who, when, and field-level before/after."""
 

@@ -13,7 +13,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.accounts.models import AuditRecord, Tenant, User
 from app.card_templates.models import CardTemplate, FieldDef
 from app.card_templates.services import fields_by_key, load_template
-from app.clients.models import Client, ClientChange, ClientCoOwner, ClientMatchKey, ClientNumberCounter, ClientView
+from app.clients.models import (Client, ClientChange, ClientCoOwner, ClientFieldValue, ClientMatchKey,
+                                ClientNumberCounter, ClientView)
 from app.db_types import utcnow
 from app.extensions import db
 from app.tenancy import current_tenant, current_tenant_id
@@ -210,6 +211,54 @@ def _write_match_keys(client: Client, keys: set[tuple[str, str]]) -> None:
         db.session.add(ClientMatchKey(client_id=client.id, kind=kind, value=value))
 
 
+INDEXED_NUM_TYPES = ("number", "money")
+INDEXED_TXT_TYPES = ("date", "select", "multiselect")
+
+
+def field_value_rows(template: CardTemplate, values: dict) -> list[tuple[str, float | None, str | None]]:
+    """(key, num, txt) rows of ClientFieldValue for a card's values: what the list filters and sorts by."""
+    return [row for fd in fields_by_key(template).values() for row in _field_value_rows(fd, values.get(fd.key))]
+
+
+def _field_value_rows(fd: FieldDef, value) -> list[tuple[str, float | None, str | None]]:
+    if is_empty(value):
+        return []
+    if fd.type in INDEXED_NUM_TYPES:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return [(fd.key, float(value), None)]
+    elif fd.type == "multiselect":
+        return [(fd.key, None, o[:200]) for o in dict.fromkeys(value if isinstance(value, list) else [value])
+                if isinstance(o, str)]
+    elif fd.type in INDEXED_TXT_TYPES and isinstance(value, str):
+        return [(fd.key, None, value[:200])]
+    return []
+
+
+def reindex_field_values(template: CardTemplate, key: str) -> None:
+    """Rebuild one field's ClientFieldValue rows on every card of the tenant (after the field's type changed:
+    a text field turned into a select keeps its values, but from now on the list filters by them)."""
+    fd = fields_by_key(template).get(key)
+    tid = current_tenant_id()
+    db.session.flush()
+    db.session.execute(delete(ClientFieldValue).where(ClientFieldValue.tenant_id == tid, ClientFieldValue.key == key))
+    if fd is None:
+        return
+    rows = [{"tenant_id": tid, "client_id": cid, "key": k, "num": n, "txt": t}
+            for cid, values in db.session.execute(select(Client.id, Client.values).where(Client.tenant_id == tid))
+            for k, n, t in _field_value_rows(fd, (values or {}).get(key))]
+    if rows:
+        db.session.execute(ClientFieldValue.__table__.insert(), rows)
+
+
+def write_field_values(template: CardTemplate, client: Client) -> None:
+    """Bring the card's ClientFieldValue rows in line with its values (after the card is flushed)."""
+    db.session.execute(delete(ClientFieldValue).where(ClientFieldValue.client_id == client.id))
+    rows = field_value_rows(template, client.values or {})
+    if rows:
+        db.session.execute(ClientFieldValue.__table__.insert(), [
+            {"tenant_id": client.tenant_id, "client_id": client.id, "key": k, "num": n, "txt": t} for k, n, t in rows])
+
+
 def find_duplicates(user: User, template: CardTemplate, name: str, values: dict,
                     exclude_id: int | None = None) -> list[DuplicateCandidate]:
     """Clients that look like the same company; hidden ones reveal only that they exist and who owns them."""
@@ -251,13 +300,38 @@ def validate_number_pattern(pattern: str) -> str | None:
     return None
 
 
-def allocate_number(tenant: Tenant, now: datetime | None = None) -> str:
-    """The next client number: gap-free per period, under concurrent creation (row lock on the counter)."""
-    pattern = tenant.setting("number_pattern")
+def _number_period(tenant: Tenant, pattern: str, now: datetime | None) -> tuple[dict, str]:
+    """The date parts of a pattern in the tenant's time zone, and the period its sequence counts in."""
     local = (now or utcnow()).astimezone(ZoneInfo(tenant.timezone or "Asia/Shanghai"))
     parts = {"YYYY": f"{local.year:04d}", "YY": f"{local.year % 100:02d}", "MM": f"{local.month:02d}",
              "DD": f"{local.day:02d}"}
     period = "".join(parts[m.group(1)] for m in _TOKEN.finditer(pattern) if not m.group(1).startswith("SEQ")) or "all"
+    return parts, period
+
+
+def _render_number(pattern: str, parts: dict, seq: int) -> str:
+    def render(m):
+        token = m.group(1)
+        if token.startswith("SEQ"):
+            return f"{seq:0{int(m.group(2) or 1)}d}"
+        return parts[token]
+
+    return _TOKEN.sub(render, pattern)
+
+
+def preview_number(tenant: Tenant, pattern: str | None = None, now: datetime | None = None) -> str:
+    """The number the next new client would get (nothing is allocated)."""
+    pattern = pattern or tenant.setting("number_pattern")
+    parts, period = _number_period(tenant, pattern, now)
+    last = db.session.execute(select(ClientNumberCounter.last_value)
+                              .where(ClientNumberCounter.period == period)).scalar_one_or_none() or 0
+    return _render_number(pattern, parts, last + 1)
+
+
+def allocate_number(tenant: Tenant, now: datetime | None = None) -> str:
+    """The next client number: gap-free per period, under concurrent creation (row lock on the counter)."""
+    pattern = tenant.setting("number_pattern")
+    parts, period = _number_period(tenant, pattern, now)
     dialect = db.session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
@@ -269,14 +343,7 @@ def allocate_number(tenant: Tenant, now: datetime | None = None) -> str:
         update(ClientNumberCounter).where(ClientNumberCounter.period == period)
         .values(last_value=ClientNumberCounter.last_value + 1).returning(ClientNumberCounter.last_value)
     ).scalar_one()
-
-    def render(m):
-        token = m.group(1)
-        if token.startswith("SEQ"):
-            return f"{seq:0{int(m.group(2) or 1)}d}"
-        return parts[token]
-
-    return _TOKEN.sub(render, pattern)
+    return _render_number(pattern, parts, seq)
 
 
 # ---------------------------------------------------------------- writes
@@ -331,6 +398,7 @@ def _derive(template: CardTemplate, client: Client) -> None:
 def _refresh_derived(template: CardTemplate, client: Client) -> None:
     _derive(template, client)
     _write_match_keys(client, match_keys(template, client.name, client.values or {}))
+    write_field_values(template, client)
 
 
 def create_client(user: User, *, name: str, stage: str | None = None, owner_id: int | None = None,
@@ -366,6 +434,7 @@ def create_client(user: User, *, name: str, stage: str | None = None, owner_id: 
     for uid in co_owner_ids:
         client.co_owner_links.append(ClientCoOwner(user_id=uid, tenant_id=client.tenant_id))
     _write_match_keys(client, match_keys(template, client.name, client.values or {}))
+    write_field_values(template, client)
     changes = {"@name": {"from": None, "to": name}, "@stage": {"from": None, "to": stage},
                "@owner": {"from": None, "to": owner_id}}
     if tags:
@@ -442,6 +511,8 @@ def update_client(user: User, client: Client, *, version: int | None, name: str 
     _derive(template, client)
     _flush_versioned(client)
     _write_match_keys(client, match_keys(template, client.name, client.values or {}))
+    if any(not k.startswith("@") for k in changes):  # only field values feed ClientFieldValue
+        write_field_values(template, client)
     _record(client, user, action, changes, note)
     return client
 
@@ -481,6 +552,7 @@ def delete_permanently(user: User, client: Client) -> None:
     db.session.add(AuditRecord(actor_id=user.id, action="client.delete", subject=f"{client.number} {client.name}",
                                detail={"client_id": client.id, "number": client.number, "name": client.name}))
     db.session.execute(delete(ClientMatchKey).where(ClientMatchKey.client_id == client.id))
+    db.session.execute(delete(ClientFieldValue).where(ClientFieldValue.client_id == client.id))
     db.session.execute(delete(ClientView).where(ClientView.client_id == client.id))
     db.session.execute(delete(ClientChange).where(ClientChange.client_id == client.id))
     db.session.execute(delete(ClientCoOwner).where(ClientCoOwner.client_id == client.id))

@@ -2,13 +2,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 
 from app.accounts.models import AuditRecord, Tenant, User
-from app.db_types import utcnow
 from app.extensions import db
 from app.values import normalize_text
 
@@ -31,23 +29,9 @@ def _audit(actor: User, action: str, subject: str, **detail) -> None:
 
 def preview_number(tenant: Tenant, pattern: str, now: datetime | None = None) -> str:
     """The number the next new client would get with this pattern (nothing is allocated)."""
-    from app.clients.models import ClientNumberCounter
-    from app.clients.services import _TOKEN
+    from app.clients.services import preview_number as preview
 
-    local = (now or utcnow()).astimezone(ZoneInfo(tenant.timezone or "Asia/Shanghai"))
-    parts = {"YYYY": f"{local.year:04d}", "YY": f"{local.year % 100:02d}", "MM": f"{local.month:02d}",
-             "DD": f"{local.day:02d}"}
-    period = "".join(parts[m.group(1)] for m in _TOKEN.finditer(pattern) if not m.group(1).startswith("SEQ")) or "all"
-    last = db.session.execute(select(ClientNumberCounter.last_value)
-                              .where(ClientNumberCounter.period == period)).scalar_one_or_none() or 0
-
-    def render(m):
-        token = m.group(1)
-        if token.startswith("SEQ"):
-            return f"{last + 1:0{int(m.group(2) or 1)}d}"
-        return parts[token]
-
-    return _TOKEN.sub(render, pattern)
+    return preview(tenant, pattern, now)
 
 
 def save_general(actor: User, tenant: Tenant, *, name: str, timezone: str, number_pattern: str,

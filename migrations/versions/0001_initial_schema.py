@@ -249,6 +249,23 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_client_co_owner_tenant_id'), ['tenant_id'], unique=False)
         batch_op.create_index('ix_client_co_owner_user', ['tenant_id', 'user_id'], unique=False)
 
+    op.create_table('client_field_value',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('client_id', sa.Integer(), nullable=False),
+    sa.Column('key', sa.String(length=40), nullable=False),
+    sa.Column('num', sa.Float(), nullable=True),
+    sa.Column('txt', sa.String(length=200), nullable=True),
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id', 'client_id'], ['client.tenant_id', 'client.id'], name=op.f('fk_client_field_value_tenant_id_client_id_client'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenant.id'], name=op.f('fk_client_field_value_tenant_id_tenant'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_client_field_value'))
+    )
+    with op.batch_alter_table('client_field_value', schema=None) as batch_op:
+        batch_op.create_index('ix_client_field_value_client', ['tenant_id', 'client_id', 'key', 'txt'], unique=False)
+        batch_op.create_index('ix_client_field_value_num', ['tenant_id', 'key', 'num', 'client_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_client_field_value_tenant_id'), ['tenant_id'], unique=False)
+        batch_op.create_index('ix_client_field_value_txt', ['tenant_id', 'key', 'txt', 'client_id'], unique=False)
+
     op.create_table('client_match_key',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('client_id', sa.Integer(), nullable=False),
@@ -334,6 +351,20 @@ def upgrade():
         op.execute(f"CREATE INDEX ix_client_tags_gin ON client USING gin ({lead}tags jsonb_path_ops)")
         if _extension("pg_trgm"):
             op.execute(f"CREATE INDEX ix_client_search_trgm ON client USING gin ({lead}search_text gin_trgm_ops)")
+    if op.get_bind().dialect.name == "sqlite":
+        # Active search on SQLite: an FTS5 trigram index over client.search_text (external content, kept in step
+        # by triggers, so every writer — services, seeding, imports — is covered). Queries of 3+ characters are
+        # narrowed by it; the LIKE condition still decides, so results are exactly those of a plain substring match.
+        op.execute("CREATE VIRTUAL TABLE client_fts USING fts5(search_text, content='client', content_rowid='id', "
+                   "tokenize='trigram')")
+        op.execute("CREATE TRIGGER client_fts_insert AFTER INSERT ON client BEGIN "
+                   "INSERT INTO client_fts(rowid, search_text) VALUES (new.id, new.search_text); END")
+        op.execute("CREATE TRIGGER client_fts_delete AFTER DELETE ON client BEGIN "
+                   "INSERT INTO client_fts(client_fts, rowid, search_text) VALUES ('delete', old.id, old.search_text); "
+                   "END")
+        op.execute("CREATE TRIGGER client_fts_update AFTER UPDATE OF search_text ON client BEGIN "
+                   "INSERT INTO client_fts(client_fts, rowid, search_text) VALUES ('delete', old.id, old.search_text); "
+                   "INSERT INTO client_fts(rowid, search_text) VALUES (new.id, new.search_text); END")
 
 
 def downgrade():
@@ -354,6 +385,13 @@ def downgrade():
         batch_op.drop_index('ix_client_match_key_client')
 
     op.drop_table('client_match_key')
+    with op.batch_alter_table('client_field_value', schema=None) as batch_op:
+        batch_op.drop_index('ix_client_field_value_txt')
+        batch_op.drop_index(batch_op.f('ix_client_field_value_tenant_id'))
+        batch_op.drop_index('ix_client_field_value_num')
+        batch_op.drop_index('ix_client_field_value_client')
+
+    op.drop_table('client_field_value')
     with op.batch_alter_table('client_co_owner', schema=None) as batch_op:
         batch_op.drop_index('ix_client_co_owner_user')
         batch_op.drop_index(batch_op.f('ix_client_co_owner_tenant_id'))
