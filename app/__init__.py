@@ -39,6 +39,7 @@ def create_app(config: type | None = None, **overrides) -> Flask:
 
     from app import web
     web.init_app(app)
+    app.url_map.converters["int"] = web.DatabaseIdConverter
 
     from app.accounts import bp as auth_bp
     from app.api import bp as api_bp

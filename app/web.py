@@ -8,10 +8,29 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
+from werkzeug.routing import IntegerConverter
 
 from app.extensions import db, login_manager
 from app.htmx import add_vary
 from app.tenancy import all_tenants, reset_current_tenant, set_current_tenant
+
+MAX_DB_INT = 2**31 - 1
+
+
+class DatabaseIdConverter(IntegerConverter):
+    """`<int:…>` in every route: ids are 32-bit database integers, so a larger number matches no route (a 404)
+    instead of reaching PostgreSQL and overflowing."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_DB_INT)
+        super().__init__(url_map, *args, **kwargs)
+
+
+def int_arg(name: str) -> int | None:
+    """A query-string id, or None when it is missing, not a number or too large for the database."""
+    raw = request.args.get(name, "")
+    return int(raw) if raw.isdecimal() and int(raw) <= MAX_DB_INT else None
+
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

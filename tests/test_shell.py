@@ -129,3 +129,14 @@ def test_language_switch_rejects_foreign_redirects(client, db):
     r = client.post("/lang/en", data={"csrf_token": token, "next": "https://evil.example/x"})
     assert r.status_code == 302
     assert not r.headers["Location"].startswith("https://evil")
+
+
+def test_ids_beyond_the_database_integer_range_are_plain_404s(login, tenant_a):
+    # On PostgreSQL such a number would overflow the integer column; it must never become a 500.
+    b = login(tenant_a.owner)
+    for url in ("/clients/99999999999", "/clients/99999999999/history", "/clients/?owner=99999999999",
+                "/clients/view-log?user=99999999999", "/api/v1/clients/99999999999"):
+        r = b.get(url)
+        assert r.status_code in (200, 401, 404), (url, r.status_code)
+        assert r.status_code != 500
+    assert b.get("/clients/99999999999").status_code == 404

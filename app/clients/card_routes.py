@@ -15,6 +15,7 @@ from app.clients import bp
 from app.clients import services as cs
 from app.clients.merge import merge_clients, merge_plan, merged_into
 from app.clients.models import Client, ClientChange
+from app.web import MAX_DB_INT, int_arg
 from app.extensions import db
 from app.htmx import is_partial
 from app.values import InvalidValue, display_value, is_empty, parse_value
@@ -407,8 +408,8 @@ def update_header(client_id):
     f = request.form
     owner_raw, co_raw = f.get("owner_id", ""), f.getlist("co_owner_ids")
     form = {"name": f.get("name", ""), "stage": f.get("stage", ""), "tags": f.get("tags", ""),
-            "owner_id": int(owner_raw) if owner_raw.isdigit() else None,
-            "co_owner_ids": [int(i) for i in co_raw if i.isdigit()]}
+            "owner_id": int(owner_raw) if owner_raw.isdecimal() and len(owner_raw) < 10 else None,
+            "co_owner_ids": [int(i) for i in co_raw if i.isdecimal() and len(i) < 10]}
     errors = {}
     if form["owner_id"] is None:
         errors["owner"] = _("Choose an active colleague as owner.")
@@ -531,7 +532,7 @@ def user_view_log():
     if not current_user.is_admin:
         abort(403)
     users = db.session.scalars(select(User).order_by(User.name, User.id)).all()
-    uid = request.args.get("user", type=int)
+    uid = int_arg("user")
     chosen = None
     if uid is not None:
         chosen = db.session.scalars(select(User).where(User.id == uid)).first()
@@ -637,6 +638,7 @@ def merge(client_id):
     kept = _client_or_404(client_id)
     _require_edit(kept)
     other_id = request.values.get("other", type=int)
+    other_id = other_id if other_id is not None and 0 < other_id <= MAX_DB_INT else None
     other = cs.get_visible_client(current_user, other_id) if other_id else None
     if other is None or other.id == kept.id:
         abort(404)

@@ -172,7 +172,7 @@ def parse_list_params(args, fields=None, *, strict: bool = True) -> ListParams:
     if owner is not None:
         if str(owner) == "none":
             kw["owner"] = "none"
-        elif str(owner).isdigit():
+        elif str(owner).isdecimal() and len(str(owner)) < 10:
             kw["owner"] = int(owner)
         else:
             errors["owner"] = _l("Choose an owner from the list.")
@@ -212,7 +212,7 @@ def parse_list_params(args, fields=None, *, strict: bool = True) -> ListParams:
             errors["dir"] = _l("Sort direction is asc or desc.")
     limit = get("limit")
     if limit is not None:
-        if str(limit).isdigit() and 1 <= int(limit) <= MAX_LIMIT:
+        if str(limit).isdecimal() and 1 <= int(limit) <= MAX_LIMIT:
             kw["limit"] = int(limit)
         else:
             errors["limit"] = _l("Page size is a number from 1 to %(n)d.", n=MAX_LIMIT)

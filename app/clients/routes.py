@@ -86,7 +86,7 @@ def bulk():
     fields = list_fields()
     params = parse_list_params(request.form, fields, strict=False)
     action = request.form.get("action", "")
-    ids = [int(x) for x in request.form.getlist("ids") if x.isdigit()][:MAX_LIMIT]
+    ids = [int(x) for x in request.form.getlist("ids") if x.isdecimal() and len(x) < 10][:MAX_LIMIT]
     error = None
     clients = db.session.scalars(visible_clients(current_user).where(Client.id.in_(ids))
                                  .order_by(Client.id)).all() if ids else []
@@ -115,7 +115,7 @@ def _apply_bulk(action: str, clients: list[Client], template) -> None:
     owner_id = request.form.get("to_owner", "")
     stage = request.form.get("to_stage", "")
     tag = " ".join((request.form.get("bulk_tag") or "").split())
-    if action == "owner" and not owner_id.isdigit():
+    if action == "owner" and not (owner_id.isdecimal() and len(owner_id) < 10):
         raise ValidationFailed({"owner": _("Choose the new owner.")})
     if action == "stage" and not stage:
         raise ValidationFailed({"stage": _("Choose the new stage.")})
@@ -220,7 +220,7 @@ def _new_page(template, *, form=None, errors=None, candidates=None, status=200):
     fields = new_client_fields(template)
     values = dict(form.get("values", {}))
     for fd in fields:  # a re-shown person choice must compare equal to the option's user id
-        if fd.type == "person" and str(values.get(fd.key, "")).isdigit():
+        if fd.type == "person" and str(values.get(fd.key, "")).isdecimal():
             values[fd.key] = int(values[fd.key])
     match_labels = {"name": _("name"), "phone": _("phone"), "email": _("email")}
     match_labels.update({f.key: f.t() for f in template.fields if f.identifier})
@@ -244,10 +244,10 @@ def create():
     raw = raw_from_form(fields, request.form)
     owner = request.form.get("owner_id", "")
     form = {"name": request.form.get("name", ""), "stage": request.form.get("stage", ""),
-            "owner_id": int(owner) if owner.isdigit() else None, "tags": request.form.get("tags", ""),
+            "owner_id": int(owner) if owner.isdecimal() and len(owner) < 10 else None, "tags": request.form.get("tags", ""),
             "values": raw}
     errors = {}
-    if owner and not owner.isdigit():
+    if owner and not (owner.isdecimal() and len(owner) < 10):
         errors["owner"] = _("Choose an active colleague as owner.")
     try:
         if errors:
