@@ -18,12 +18,13 @@ MAX_DB_INT = 2**31 - 1
 
 
 class DatabaseIdConverter(IntegerConverter):
-    """`<int:…>` in every route: ids are 32-bit database integers, so a larger number matches no route (a 404)
-    instead of reaching PostgreSQL and overflowing."""
+    """`<int:…>` in every route: ids are 32-bit database integers. A larger number becomes 0, an id no row has, so
+    it answers 404 like any unknown id instead of overflowing PostgreSQL. (A `max` on the converter would make
+    werkzeug answer 405 for some methods.)"""
 
-    def __init__(self, url_map, *args, **kwargs):
-        kwargs.setdefault("max", MAX_DB_INT)
-        super().__init__(url_map, *args, **kwargs)
+    def to_python(self, value: str) -> int:
+        number = super().to_python(value)
+        return number if number <= MAX_DB_INT else 0
 
 
 def int_arg(name: str) -> int | None:
