@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 export FLASK_APP := wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
+export BASE_URL ?= http://$(HOST):$(PORT)
 
 .PHONY: run test setup system-deps python-deps frontend translations db demo migration bench clean
 
