@@ -13,7 +13,7 @@ from app.accounts.models import User
 from app.card_templates.formdata import raw_from_form
 from app.card_templates.services import load_template
 from app.clients import bp
-from app.clients.listing import (MAX_LIMIT, STATE_KEYS, count_clients, filterable_fields, list_clients,
+from app.clients.listing import (BUILTIN_SORTS, MAX_LIMIT, STATE_KEYS, count_clients, filterable_fields, list_clients,
                                  list_fields, parse_list_params, sortable_fields)
 from app.clients.models import Client, SavedView
 from app.clients.services import (DuplicateFound, ValidationFailed, create_client, set_archived, update_client,
@@ -41,8 +41,10 @@ def _saved_views() -> list[SavedView]:
 
 
 def _list_context(fields, params):
-    page = list_clients(current_user, params, fields)
-    return {"params": params, "page": page, "people": _people(), "can_edit": current_user.can_edit}
+    sort_field = fields.get(params.sort) if params.sort not in BUILTIN_SORTS else None
+    page = list_clients(current_user, params, fields, with_values=sort_field is not None)
+    return {"params": params, "page": page, "people": _people(), "can_edit": current_user.can_edit,
+            "sort_field": sort_field}
 
 
 def _rows(fields, params, *, status=200, message=None, message_kind="success", refresh_count=True):

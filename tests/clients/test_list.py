@@ -261,3 +261,17 @@ def test_url_reflects_the_list_state(login, sample):
 
 def test_signed_out_user_is_sent_to_login(client, db):
     assert client.get("/clients/").status_code == 302
+
+
+def test_sorting_by_a_field_shows_that_field_as_a_column(login, tenant_a, hx):
+    factories.client(tenant_a, "甲方贸易", fields={"registered_capital": "50万"})
+    factories.client(tenant_a, "乙方物流", fields={"registered_capital": "1.2亿"})
+    b = login(tenant_a.owner)
+    html = b.get("/clients/?sort=registered_capital&dir=desc").get_data(as_text=True)
+    assert "注册资本 ↓" in html
+    assert html.index("¥120,000,000") < html.index("¥500,000")
+    partial = b.get("/clients/?sort=registered_capital&dir=asc", headers=hx).get_data(as_text=True)
+    assert 'id="client-head" hx-swap-oob="true"' in partial and "注册资本 ↑" in partial  # the header follows
+    by_name = b.get("/clients/?sort=name").get_data(as_text=True)
+    head = re.search(r'<tr id="client-head".*?</tr>', by_name, re.S).group(0)
+    assert "注册资本" not in head
