@@ -4,6 +4,9 @@ from datetime import datetime, timezone
 from sqlalchemy import JSON, DateTime, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
 
+# Ids are 32-bit integer columns: a larger number is no id of ours (and would overflow PostgreSQL's integer).
+MAX_DB_INT = 2**31 - 1
+
 # JSONB on PostgreSQL (indexable with GIN), JSON text on SQLite.
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 

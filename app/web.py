@@ -10,12 +10,10 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 from werkzeug.routing import IntegerConverter
 
+from app.db_types import MAX_DB_INT
 from app.extensions import db, login_manager
 from app.htmx import add_vary
 from app.tenancy import all_tenants, reset_current_tenant, set_current_tenant
-
-MAX_DB_INT = 2**31 - 1
-
 
 class DatabaseIdConverter(IntegerConverter):
     """`<int:…>` in every route: ids are 32-bit database integers. A larger number becomes 0, an id no row has, so

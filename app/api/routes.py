@@ -16,13 +16,13 @@ from app.api.serializers import (People, change_json, client_json, decode_cursor
 from app.card_templates.services import fields_by_key, load_template
 from app.clients import services as cs
 from app.clients.models import ClientView
+from app.db_types import MAX_DB_INT as MAX_ID
 from app.extensions import db
 
 init_blueprint(bp)
 bp.register_error_handler(HTTPException, problem_for_error)
 
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200
-MAX_ID = 2 ** 31 - 1  # beyond any id we hand out; bigger numbers would overflow the database's integer
 
 
 # ---------------------------------------------------------------- helpers

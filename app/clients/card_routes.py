@@ -15,7 +15,8 @@ from app.clients import bp
 from app.clients import services as cs
 from app.clients.merge import merge_clients, merge_plan, merged_into
 from app.clients.models import Client, ClientChange
-from app.web import MAX_DB_INT, int_arg
+from app.db_types import MAX_DB_INT
+from app.web import int_arg
 from app.extensions import db
 from app.htmx import is_partial
 from app.values import InvalidValue, display_value, is_empty, parse_value

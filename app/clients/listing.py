@@ -34,6 +34,7 @@ from sqlalchemy.orm import aliased, load_only
 from app.accounts.models import User
 from app.card_templates.models import CardTemplate, FieldDef
 from app.card_templates.services import fields_by_key
+from app.db_types import MAX_DB_INT
 from app.clients.models import Client, ClientFieldValue
 from app.clients.services import visible_clients
 from app.extensions import db
@@ -329,7 +330,7 @@ def _decode_cursor(cursor: str, params: ListParams):
         value, client_id = json.loads(raw)
     except (ValueError, binascii.Error, TypeError):
         return None
-    if not isinstance(client_id, int) or isinstance(client_id, bool) or not 0 <= client_id < 2 ** 31:
+    if not isinstance(client_id, int) or isinstance(client_id, bool) or not 0 <= client_id <= MAX_DB_INT:
         return None  # beyond the id column's range PostgreSQL would fail the query
     if isinstance(value, (int, float)) and not isinstance(value, bool) and not abs(value) < 1e300:
         return None  # NaN/huge numbers are no sort value we ever hand out
