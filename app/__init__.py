@@ -1,6 +1,7 @@
 """ClientCard application factory."""
 from __future__ import annotations
 
+import importlib
 import logging
 
 from flask import Flask
@@ -41,6 +42,11 @@ def create_app(config: type | None = None, **overrides) -> Flask:
     web.init_app(app)
     app.url_map.converters["int"] = web.DatabaseIdConverter
 
+    # Blueprint packages define only `bp`; their routes are imported here, once everything they use is importable
+    # (a domain imports another's services at the top of a module, never inside a function to dodge a cycle).
+    for module in ("accounts.routes", "api.routes", "card_templates.routes", "clients.routes", "clients.card_routes",
+                   "main.routes", "settings.routes", "team.routes"):
+        importlib.import_module(f"app.{module}")
     from app.accounts import bp as auth_bp
     from app.api import bp as api_bp
     from app.card_templates import bp as templates_bp

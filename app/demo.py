@@ -19,7 +19,7 @@ from app.card_templates.models import CardTemplate
 from app.card_templates.services import fields_by_key, install_builtin, load_template
 from app.clients.models import (Client, ClientChange, ClientCoOwner, ClientFieldValue, ClientMatchKey,
                                 ClientNumberCounter)
-from app.clients.services import build_search_text, completeness, field_value_rows, match_keys
+from app.clients.derived import build_search_text, completeness, field_value_rows, match_keys
 from app.extensions import db
 from app.tenancy import tenant_context
 
@@ -277,7 +277,7 @@ def _as_input(value):
 
 def _number_writer(tenant: Tenant):
     """Render client numbers of the tenant's pattern for given creation times, counting per period."""
-    from app.clients.services import _TOKEN
+    from app.clients.numbers import PATTERN_TOKEN as _TOKEN
 
     pattern = tenant.setting("number_pattern")
     zone = ZoneInfo(tenant.timezone or "Asia/Shanghai")

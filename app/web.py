@@ -10,6 +10,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 from werkzeug.routing import IntegerConverter
 
+from app.accounts.models import ADMIN_ROLES, EDITOR_ROLES
 from app.db_types import MAX_DB_INT
 from app.extensions import db, login_manager
 from app.htmx import add_vary
@@ -87,6 +88,9 @@ def init_app(app):
     for code in (400, 403, 404, 405, 410, 413, 429, 500):
         app.register_error_handler(code, _error_page)
     app.register_error_handler(CSRFError, _csrf_error)
+    from app.clients.access import NotAllowed
+
+    app.register_error_handler(NotAllowed, _not_allowed)
 
 
 def load_user(user_id: str):
@@ -132,12 +136,24 @@ def _error_page(error):
 
         return problem_for_error(error)
     title, text = ERROR_TEXT.get(code, ERROR_TEXT[500])
-    description = getattr(error, "description", None) if code in (400, 410) else None
+    description = getattr(error, "description", None) if code in (400, 410) or getattr(error, "explained", False) \
+        else None
     if wants_json():
         return jsonify(error=str(title), detail=str(description or text)), code
     template = "errors/_error.html" if request.htmx and not request.htmx.boosted else "errors/error.html"
     response = render_template(template, code=code, title=title, text=description or text), code
     return response
+
+
+def _not_allowed(error):
+    """access.NotAllowed from a service: 403 with its reason, nothing written."""
+    from werkzeug.exceptions import Forbidden
+
+    db.session.rollback()
+    forbidden = Forbidden(description=str(error.message or ERROR_TEXT[403][1]))
+    forbidden.explained = True
+    forbidden.api_detail = forbidden.description
+    return _error_page(forbidden)
 
 
 def _csrf_error(error):
@@ -165,8 +181,8 @@ def role_required(*roles):
     return decorator
 
 
-admin_required = role_required("owner", "admin")
-editor_required = role_required("owner", "admin", "member")
+admin_required = role_required(*ADMIN_ROLES)
+editor_required = role_required(*EDITOR_ROLES)
 
 
 def _register_field_filters(app):

@@ -51,7 +51,9 @@ def test_seed_bench_bulk_rows_match_what_the_services_write(db):
     from app.card_templates.services import load_template
     from app.clients.listing import count_clients, list_clients, parse_list_params
     from app.clients.models import Client, ClientMatchKey, ClientNumberCounter
-    from app.clients.services import completeness, find_duplicates, parse_fields
+    from app.clients.derived import completeness
+    from app.clients.duplicates import find_duplicates
+    from app.clients.services import parse_fields
     from app.accounts.models import User
     from app.demo import seed_bench
 

@@ -17,6 +17,8 @@ from app.tenancy import TenantScoped
 _hasher = PasswordHasher()
 
 ROLES = ("owner", "admin", "member", "viewer")
+ADMIN_ROLES = frozenset({"owner", "admin"})  # run the tenant: team, template, settings, every card
+EDITOR_ROLES = frozenset({"owner", "admin", "member"})  # create, edit and own cards
 DEFAULT_STAGES = ["潜在", "意向", "成交", "长期合作", "流失"]
 DEFAULT_SETTINGS = {
     "stages": DEFAULT_STAGES,
@@ -83,11 +85,11 @@ class User(UserMixin, TenantScoped, db.Model):
 
     @property
     def is_admin(self) -> bool:
-        return self.role in ("owner", "admin")
+        return self.role in ADMIN_ROLES
 
     @property
     def can_edit(self) -> bool:
-        return self.role != "viewer"
+        return self.role in EDITOR_ROLES
 
     @property
     def display_name(self) -> str:

@@ -8,7 +8,7 @@ from functools import wraps
 from flask import current_app, g, request
 from werkzeug.exceptions import HTTPException
 
-from app.accounts.models import hash_token
+from app.accounts.models import ADMIN_ROLES, EDITOR_ROLES, hash_token
 from app.extensions import limiter
 from app.tenancy import set_current_tenant
 
@@ -117,8 +117,8 @@ def require_roles(*roles):
     return decorator
 
 
-editor_only = require_roles("owner", "admin", "member")
-admin_only = require_roles("owner", "admin")
+editor_only = require_roles(*EDITOR_ROLES)
+admin_only = require_roles(*ADMIN_ROLES)
 
 
 def _reject_constant(name):

@@ -12,9 +12,13 @@ from app.api import bp
 from app.api.auth import admin_only, api_abort, editor_only, init_blueprint, json_body
 from app.api.problems import problem, problem_for_error
 from app.api.serializers import (People, change_json, client_json, decode_cursor, duplicate_json, encode_cursor,
-                                 field_json, sensitive_values_present, template_json, view_json)
+                                 field_json, template_json, view_json)
+from app.card_templates import editing
 from app.card_templates.services import fields_by_key, load_template
 from app.clients import services as cs
+from app.clients.access import card_view, get_visible_client
+from app.clients.duplicates import DuplicateFound
+from app.clients.history import history, record_view
 from app.clients.models import ClientView
 from app.db_types import MAX_DB_INT as MAX_ID
 from app.extensions import db
@@ -66,7 +70,7 @@ def _int_list(value) -> bool:
 def _client_or_404(client_id: int):
     if client_id > MAX_ID:
         api_abort(404)
-    client = cs.get_visible_client(_user(), client_id)
+    client = get_visible_client(_user(), client_id)
     if client is None:
         api_abort(404)
     return client
@@ -75,11 +79,10 @@ def _client_or_404(client_id: int):
 def _client_payload(client, template, people=None, *, log_sensitive: bool = True, reason: str = "API") -> dict:
     """The client object for this user; returning sensitive values is logged in the view log."""
     user = _user()
-    fields = fields_by_key(template)
-    allowed = cs.can_see_sensitive(user, client)
-    if allowed and log_sensitive and sensitive_values_present(client, fields):
-        cs.record_view(user, client, kind="sensitive", reason=reason)
-    return client_json(client, fields, people or People(), with_sensitive=allowed)
+    view = card_view(user, client, template, reveal=True)
+    if log_sensitive and view.shows_sensitive_values():
+        record_view(user, client, kind="sensitive", reason=reason)
+    return client_json(client, view.values(), people or People())
 
 
 def _page_params():
@@ -181,8 +184,6 @@ def _field_or_404(key: str):
 
 def _template_write(call):
     """Run a template editing service call; its errors become 422 (with the cards that block a type change)."""
-    from app.card_templates import editing
-
     try:
         result = call(editing)
     except editing.TemplateError as e:
@@ -289,9 +290,8 @@ def clients_index():
     page = listing.list_clients(user, params, template, with_values=True)
     total = listing.count_clients(user, params, template)
     people = People()
-    fields = fields_by_key(template)
     # List items never carry sensitive values: fetch the card (which is logged) to see them.
-    items = [client_json(c, fields, people, with_sensitive=False) for c in page.items]
+    items = [client_json(c, card_view(user, c, template, reveal=False).values(), people) for c in page.items]
     return jsonify({"items": items, "next_cursor": page.next_cursor, "total": total})
 
 
@@ -346,7 +346,7 @@ def clients_create():
     except cs.ValidationFailed as e:
         db.session.rollback()
         return _invalid(e.errors)
-    except cs.DuplicateFound as e:
+    except DuplicateFound as e:
         db.session.rollback()
         return problem(409, _("This client may already exist. Check the duplicates, or send "
                               "\"allow_duplicate\": true to create it anyway."),
@@ -364,7 +364,7 @@ def clients_show(client_id):
     user = _user()
     client = _client_or_404(client_id)
     template = load_template()
-    cs.record_view(user, client, kind="open")
+    record_view(user, client, kind="open")
     payload = _client_payload(client, template, reason=(request.args.get("reason") or "API")[:500])
     _commit_or_fail()
     return jsonify(payload)
@@ -398,9 +398,8 @@ def _conflict(client_id, template, version):
     db.session.expire_all()
     client = _client_or_404(client_id)
     people = People()
-    fields = fields_by_key(template)
-    hidden = set() if cs.can_see_sensitive(_user(), client) else {k for k, f in fields.items() if f.sensitive}
-    since = [c for c in cs.history(client) if c.version > version]
+    hidden = card_view(_user(), client, template, reveal=True).hidden_keys()
+    since = [c for c in history(client) if c.version > version]
     payload = _client_payload(client, template, people)
     _commit_or_fail()
     return problem(409, _("This card was changed by someone else since you loaded it. Apply your change to the "
@@ -440,10 +439,9 @@ def clients_restore(client_id):
 def clients_history(client_id):
     client = _client_or_404(client_id)
     limit, position = _page_params()
-    fields = fields_by_key(load_template())
-    hidden = set() if cs.can_see_sensitive(_user(), client) else {k for k, f in fields.items() if f.sensitive}
+    hidden = card_view(_user(), client, load_template(), reveal=True).hidden_keys()
     people = People()
-    rows = cs.history(client)
+    rows = history(client)
     items, next_cursor = _id_page(rows, limit, position, lambda c: change_json(c, people, hidden))
     return jsonify({"items": items, "next_cursor": next_cursor, "total": len(rows)})
 

@@ -67,14 +67,8 @@ def template_json(template) -> dict:
 
 # ---------------------------------------------------------------- clients
 
-def visible_field_keys(fields: dict, with_sensitive: bool) -> set[str]:
-    """Keys whose values a response may carry: active fields, sensitive ones only when allowed."""
-    return {k for k, fd in fields.items() if not fd.archived and (with_sensitive or not fd.sensitive)}
-
-
-def client_json(client, fields: dict, people: People, *, with_sensitive: bool) -> dict:
-    keys = visible_field_keys(fields, with_sensitive)
-    values = {k: v for k, v in (client.values or {}).items() if k in keys}
+def client_json(client, values: dict, people: People) -> dict:
+    """The client object; `values` are the ones its reader may see (app.clients.access.CardView.values)."""
     return {
         "id": client.id, "number": client.number, "name": client.name, "stage": client.stage,
         "grade": client.grade,
@@ -86,10 +80,6 @@ def client_json(client, fields: dict, people: People, *, with_sensitive: bool) -
         "archived": client.archived, "created_at": timestamp(client.created_at),
         "updated_at": timestamp(client.updated_at),
     }
-
-
-def sensitive_values_present(client, fields: dict) -> bool:
-    return any(fd.sensitive and not fd.archived and k in (client.values or {}) for k, fd in fields.items())
 
 
 def duplicate_json(candidate) -> dict:

@@ -3,4 +3,3 @@ from flask import Blueprint
 
 bp = Blueprint("card_templates", __name__, url_prefix="/template")
 
-from app.card_templates import routes  # noqa: E402,F401

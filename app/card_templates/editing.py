@@ -26,6 +26,9 @@ from sqlalchemy import select
 from app.accounts.models import User
 from app.card_templates.models import CardTemplate, FieldDef, Section, TemplateChange
 from app.card_templates.services import fields_by_key, load_template
+from app.clients.derived import reindex_field_values, rederive_field
+from app.clients.models import Client
+from app.clients.services import VersionConflict, rewrite_card_values
 from app.db_types import utcnow
 from app.extensions import db
 from app.values import FIELD_TYPES, InvalidValue, convert_value, is_empty, normalize_text
@@ -224,15 +227,8 @@ def field_snapshot(fd: FieldDef) -> dict:
 
 # ---------------------------------------------------------------- card values
 
-def _client_model():
-    from app.clients.models import Client
-
-    return Client
-
-
 def _stored(key: str) -> list[tuple[int, str, str, object]]:
     """(client id, number, name, value) of every card, archived ones too, holding a value for key."""
-    Client = _client_model()
     rows = db.session.execute(select(Client.id, Client.number, Client.name, Client.values).order_by(Client.id)).all()
     return [(cid, number, name, values[key]) for cid, number, name, values in rows
             if values and key in values and not is_empty(values[key])]
@@ -245,37 +241,10 @@ def _person_spec() -> dict:
 
 def _rewrite(template: CardTemplate, actor: User | None, updates: dict[int, dict], note: str) -> int:
     """Write new values to cards (one transaction with the template change), each recorded in its history."""
-    if not updates:
-        return 0
-    from app.clients import services as client_services
-
-    Client = _client_model()
-    count = 0
-    clients = db.session.scalars(select(Client).where(Client.id.in_(list(updates))).order_by(Client.id)).all()
-    for client in clients:
-        values = dict(client.values or {})
-        changes = {}
-        for key, new in updates[client.id].items():
-            before = values.get(key)
-            if is_empty(new):
-                values.pop(key, None)
-                new = None
-            else:
-                values[key] = new
-            if before != new:
-                changes[key] = {"from": before, "to": new}
-        if not changes:
-            continue
-        client.values = values
-        client.updated_at = utcnow()
-        try:
-            client_services._flush_versioned(client)
-        except client_services.VersionConflict:
-            raise TemplateError({"cards": _l("A card changed while the template was being saved; try again.")})
-        client_services._refresh_derived(template, client)
-        client_services._record(client, actor, "template", changes, note)
-        count += 1
-    return count
+    try:
+        return rewrite_card_values(template, actor, updates, note)
+    except VersionConflict:
+        raise TemplateError({"cards": _l("A card changed while the template was being saved; try again.")}) from None
 
 
 # ---------------------------------------------------------------- validation of field data
@@ -644,6 +613,9 @@ def update_field(actor: User | None, key: str, data: dict) -> FieldDef:
     after = field_snapshot(fd)
     if before == after:
         return fd
+    if (before["sensitive"], before["identifier"]) != (after["sensitive"], after["identifier"]):
+        # A field turned sensitive takes its values out of search text, match keys and the value index now.
+        rederive_field(template, key)
     _log(template, actor, "update_field", {"key": key, "label": fd.label, "before": before, "after": after,
                                            **({"cards": moved} if moved else {})})
     return fd
@@ -1093,9 +1065,7 @@ def _change_type(template, actor, fd: FieldDef, new_type: str, options=None, col
     stored = {cid: value for cid, _n, _name, value in _stored(fd.key)}
     updates = {cid: {fd.key: new} for cid, new in converted.items() if new != stored.get(cid)}
     count = _rewrite(template, actor, updates, note=f"{fd.label}: {old_type} → {new_type}")
-    from app.clients.services import reindex_field_values  # the list's per-field index depends on the type
-
-    reindex_field_values(template, fd.key)
+    reindex_field_values(template, fd.key)  # the list's per-field index depends on the type
     return count
 
 

@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 
 from app.accounts.models import User
 from app.card_templates import editing
+from app.clients.derived import rederive_field
 from app.card_templates.editing import (FIELDS_MAX, LABEL_MAX, OPTION_TYPES, SECTIONS_MAX, TemplateError, _en,
                                         _fields, _log, _renumber, _sections, _set_en, _set_options, _stored,
                                         check_key, clean_field_data, clean_text, column_usage,
@@ -214,8 +215,11 @@ def validate_import(data: dict) -> tuple[list[dict], dict]:
 
 def _apply_to_field(template, actor, fd: FieldDef, entry: dict) -> None:
     fd.label = entry["label"]
+    rederive = (fd.sensitive, fd.identifier) != (bool(entry.get("sensitive")), bool(entry.get("identifier")))
     for flag in editing.FLAGS:
         setattr(fd, flag, bool(entry.get(flag)))
+    if rederive:  # values of a field turned sensitive leave search text, match keys and the value index
+        rederive_field(template, fd.key)
     fd.help = entry.get("help", "")
     fd.hints = list(entry.get("hints", []))
     _set_en(fd, label=entry.get("label_en"), help=entry.get("help_en"), hints=entry.get("hints_en"))

@@ -11,8 +11,10 @@ from sqlalchemy import select
 from app.accounts.models import User
 from app.card_templates.formdata import raw_from_form
 from app.card_templates.services import fields_by_key, load_template
-from app.clients import bp
+from app.clients import access, bp
+from app.clients import history as ch
 from app.clients import services as cs
+from app.clients.duplicates import find_duplicates
 from app.clients.merge import merge_clients, merge_plan, merged_into
 from app.clients.models import Client, ClientChange
 from app.db_types import MAX_DB_INT
@@ -41,14 +43,14 @@ REVERTABLE_META = ("@name", "@stage", "@tags")
 # ---------------------------------------------------------------- helpers
 
 def _client_or_404(client_id: int) -> Client:
-    client = cs.get_visible_client(current_user, client_id)
+    client = access.get_visible_client(current_user, client_id)
     if client is None:
         abort(404)
     return client
 
 
 def _require_edit(client: Client) -> None:
-    if not cs.can_edit_client(current_user, client):
+    if not access.can(current_user, "clients.edit", client):
         abort(403)
 
 
@@ -64,7 +66,7 @@ def _assignable(extra_ids=()) -> dict[int, str]:
     """Colleagues who can be picked as owner, co-owner or person value (plus the ones already there)."""
     out = {}
     for u in db.session.scalars(select(User).order_by(User.name, User.id)):
-        if (u.active and u.role != "viewer") or u.id in extra_ids:
+        if access.can_own(u) or u.id in extra_ids:
             out[u.id] = u.display_name if u.active else _("%(name)s (inactive)", name=u.display_name)
     return out
 
@@ -83,19 +85,11 @@ def _set_revealed(client_id: int, keys: set[str]) -> None:
     session["revealed"] = dict(list(data.items())[-20:])
 
 
-def _sections(template):
-    return [s for s in template.sections if not s.archived and s.active_fields]
-
-
-def _section_or_404(template, key: str):
-    for s in _sections(template):
+def _section_or_404(ctx, key: str):
+    for s in ctx.view.sections():
         if s.key == key:
             return s
     abort(404)
-
-
-def _has_sensitive(section) -> bool:
-    return any(f.sensitive for f in section.active_fields)
 
 
 def _format(fd, value, people) -> str:
@@ -124,17 +118,24 @@ def _format_meta(key, value, people) -> str:
 
 
 class Ctx:
-    """What every card widget needs: the card, template, people, and who may see and do what."""
+    """What every card widget needs: the card as this user may see it (access.CardView), the template and people.
+    `reveal`: the sensitive sections opened in this browser session (default), or False for none (print, prep)."""
 
-    def __init__(self, client: Client, template=None):
+    def __init__(self, client: Client, template=None, reveal=None):
         self.client = client
         self.template = template or load_template()
         self.fields = fields_by_key(self.template)
         self.people = _people()
-        self.sensitive_ok = cs.can_see_sensitive(current_user, client)
-        self.can_edit = cs.can_edit_client(current_user, client)
-        self.revealed = _revealed(client.id)
+        self.view = access.card_view(current_user, client, self.template,
+                                     reveal=_revealed(client.id) if reveal is None else reveal)
+        self.sensitive_ok = self.view.sensitive_ok
+        self.can_edit = self.view.can_edit
+        self.revealed = self.view.revealed
         self.ask_reason = _tenant_setting("sensitive_reason") != "never"
+
+    def can(self, action: str) -> bool:
+        """access.can for the signed-in user and this card, for templates."""
+        return access.can(current_user, action, self.client)
 
     def assignable(self, *current) -> dict[int, str]:
         """Colleagues to pick from, plus whoever is already chosen (so a save never drops them)."""
@@ -144,13 +145,10 @@ class Ctx:
         return _assignable(held)
 
     def field_visible(self, fd) -> bool:
-        """A sensitive value shows only to permitted users, and only once its section was opened."""
-        if not fd.sensitive:
-            return True
-        return self.sensitive_ok and fd.section is not None and fd.section.key in self.revealed
+        return self.view.field_visible(fd)
 
     def collapsed(self, section) -> bool:
-        return self.sensitive_ok and _has_sensitive(section) and section.key not in self.revealed
+        return self.view.collapsed(section)
 
     def describe(self, change: ClientChange) -> list[dict]:
         """One change as readable rows: label, before, after; masked where the user may not see the value."""
@@ -208,21 +206,11 @@ def _form_values(fields, raw: dict) -> dict:
 
 
 def _editable(ctx: Ctx, section) -> list:
-    return [f for f in section.active_fields if not f.sensitive or ctx.sensitive_ok]
-
-
-def _archived_values(ctx: Ctx) -> list[tuple]:
-    """Values of archived fields (or fields of archived sections): never hidden forever."""
-    out = []
-    for s in ctx.template.sections:
-        for fd in s.fields:
-            if (fd.archived or s.archived) and not is_empty((ctx.client.values or {}).get(fd.key)):
-                out.append((fd, ctx.field_visible(fd)))
-    return out
+    return [f for f in section.active_fields if ctx.view.field_writable(f)]
 
 
 def _duplicates(ctx: Ctx):
-    return cs.find_duplicates(current_user, ctx.template, ctx.client.name, ctx.client.values or {},
+    return find_duplicates(current_user, ctx.template, ctx.client.name, ctx.client.values or {},
                               exclude_id=ctx.client.id)
 
 
@@ -280,7 +268,7 @@ def show(client_id):
     client = _client_or_404(client_id)
     if not is_partial():
         _set_revealed(client.id, set())  # a fresh open asks again before showing sensitive sections
-    cs.record_view(current_user, client, "open")
+    ch.record_view(current_user, client, "open")
     db.session.commit()
     return _page(Ctx(client), "clients/_card_body.html")
 
@@ -289,7 +277,7 @@ def show(client_id):
 @login_required
 def section(client_id, key):
     ctx = Ctx(_client_or_404(client_id))
-    sec = _section_or_404(ctx.template, key)
+    sec = _section_or_404(ctx, key)
     return _section_widget(ctx, sec, mode="collapsed" if ctx.collapsed(sec) else "view")
 
 
@@ -299,7 +287,7 @@ def edit_section(client_id, key):
     client = _client_or_404(client_id)
     _require_edit(client)
     ctx = Ctx(client)
-    sec = _section_or_404(ctx.template, key)
+    sec = _section_or_404(ctx, key)
     if ctx.collapsed(sec):
         return _section_widget(ctx, sec, mode="collapsed")
     return _section_widget(ctx, sec, mode="edit", values=dict(client.values or {}))
@@ -311,7 +299,7 @@ def update_section(client_id, key):
     client = _client_or_404(client_id)
     _require_edit(client)
     ctx = Ctx(client)
-    sec = _section_or_404(ctx.template, key)
+    sec = _section_or_404(ctx, key)
     if ctx.collapsed(sec):
         return _section_widget(ctx, sec, mode="collapsed", status=409)
     fields = _editable(ctx, sec)
@@ -323,12 +311,12 @@ def update_section(client_id, key):
     except cs.ValidationFailed as e:
         db.session.rollback()
         ctx = Ctx(_client_or_404(client_id))
-        return _section_widget(ctx, _section_or_404(ctx.template, key), mode="edit", status=422,
+        return _section_widget(ctx, _section_or_404(ctx, key), mode="edit", status=422,
                                values=_form_values(fields, raw), errors=e.errors)
     except cs.VersionConflict as e:
         changes = list(e.changes)
         ctx = Ctx(_reload(client_id))
-        sec = _section_or_404(ctx.template, key)
+        sec = _section_or_404(ctx, key)
         return _section_widget(ctx, sec, mode="conflict", status=409, values=_form_values(fields, raw),
                                changes=_conflict_changes(ctx, changes))
     db.session.commit()
@@ -336,7 +324,7 @@ def update_section(client_id, key):
         flash(_("Saved."), "success")
         return redirect(url_for("clients.show", client_id=client.id, _anchor=f"section-{key}"))
     ctx = Ctx(client)
-    response = make_response(*_section_widget(ctx, _section_or_404(ctx.template, key)),
+    response = make_response(*_section_widget(ctx, _section_or_404(ctx, key)),
                              trigger={"cardChanged": {"version": client.version}})
     return response
 
@@ -346,16 +334,16 @@ def update_section(client_id, key):
 def reveal_section(client_id, key):
     client = _client_or_404(client_id)
     ctx = Ctx(client)
-    sec = _section_or_404(ctx.template, key)
-    if not ctx.sensitive_ok:
+    sec = _section_or_404(ctx, key)
+    if not access.can(current_user, "clients.read_sensitive", client):
         abort(403)
     reason = (request.form.get("reason") or "").strip()
     if ctx.ask_reason and not reason:
         return _section_widget(ctx, sec, mode="collapsed", status=422,
                                reason_error=_("Say why you need to see these fields."))
-    cs.record_view(current_user, client, "sensitive", reason or _("(no reason asked)"))
+    ch.record_view(current_user, client, "sensitive", reason or _("(no reason asked)"))
     db.session.commit()
-    _set_revealed(client.id, ctx.revealed | {key})
+    _set_revealed(client.id, set(ctx.revealed) | {key})
     ctx = Ctx(client)
     return _section_widget(ctx, sec)
 
@@ -423,6 +411,10 @@ def update_header(client_id):
     except cs.ValidationFailed as e:
         db.session.rollback()
         return _header_widget(Ctx(_client_or_404(client_id)), mode="edit", status=422, form=form, errors=e.errors)
+    except access.NotAllowed as e:
+        db.session.rollback()
+        return _header_widget(Ctx(_client_or_404(client_id)), mode="edit", status=403, form=form,
+                              errors={"owner": e.message})
     except cs.VersionConflict as e:
         changes = list(e.changes)
         ctx = Ctx(_reload(client_id))
@@ -439,7 +431,7 @@ def update_header(client_id):
 def _history_rows(ctx: Ctx) -> list[dict]:
     merged = {}
     out = []
-    for change in cs.history_with_merged(ctx.client):
+    for change in ch.history_with_merged(ctx.client):
         if change.client_id != ctx.client.id and change.client_id not in merged:
             other = db.session.get(Client, change.client_id)
             merged[change.client_id] = other
@@ -466,9 +458,9 @@ def as_of(client_id, version):
     change = db.session.scalars(select(ClientChange).where(ClientChange.client_id == client.id,
                                                            ClientChange.version <= version)
                                 .order_by(ClientChange.id.desc()).limit(1)).first()
-    state = cs.state_as_of(client, version)
+    state = ch.state_as_of(client, version)
     return render_template("clients/as_of.html", ctx=ctx, client=client, state=state, version=version,
-                           change=change, sections=_sections(ctx.template))
+                           change=change, sections=ctx.view.sections())
 
 
 @bp.route("/<int:client_id>/history/<int:change_id>/revert", methods=["POST"])
@@ -521,16 +513,16 @@ def revert(client_id, change_id):
 @login_required
 def view_log(client_id):
     client = _client_or_404(client_id)
-    if not current_user.is_admin:
+    if not access.can(current_user, "clients.view_log"):
         abort(403)
     ctx = Ctx(client)
-    return _page(ctx, "clients/_view_log.html", views=cs.view_log(client), kinds=VIEW_KIND_LABELS)
+    return _page(ctx, "clients/_view_log.html", views=ch.view_log(client), kinds=VIEW_KIND_LABELS)
 
 
 @bp.route("/view-log")
 @login_required
 def user_view_log():
-    if not current_user.is_admin:
+    if not access.can(current_user, "clients.view_log"):
         abort(403)
     users = db.session.scalars(select(User).order_by(User.name, User.id)).all()
     uid = int_arg("user")
@@ -539,7 +531,7 @@ def user_view_log():
         chosen = db.session.scalars(select(User).where(User.id == uid)).first()
         if chosen is None:
             abort(404)
-    rows = cs.views_by_user(chosen.id) if chosen else []
+    rows = ch.views_by_user(chosen.id) if chosen else []
     template = "clients/_user_views.html" if is_partial() else "clients/user_views.html"
     return render_template(template, users=users, chosen=chosen, rows=rows, kinds=VIEW_KIND_LABELS)
 
@@ -550,11 +542,10 @@ def user_view_log():
 @login_required
 def print_card(client_id):
     client = _client_or_404(client_id)
-    cs.record_view(current_user, client, "print")
+    ch.record_view(current_user, client, "print")
     db.session.commit()
-    ctx = Ctx(client)
-    ctx.revealed = set()  # prints never carry sensitive values
-    return render_template("clients/print.html", ctx=ctx, client=client, sections=_sections(ctx.template))
+    ctx = Ctx(client, reveal=False)  # prints never carry sensitive values
+    return render_template("clients/print.html", ctx=ctx, client=client, sections=ctx.view.sections())
 
 
 PREP_LABELS = {"required": _l("Required, still empty"), "brief": _l("Key facts still empty"),
@@ -565,10 +556,9 @@ PREP_LABELS = {"required": _l("Required, still empty"), "brief": _l("Key facts s
 @login_required
 def prep(client_id):
     client = _client_or_404(client_id)
-    cs.record_view(current_user, client, "prep")
+    ch.record_view(current_user, client, "prep")
     db.session.commit()
-    ctx = Ctx(client)
-    ctx.revealed = set()
+    ctx = Ctx(client, reveal=False)
     items = cs.visit_prep(ctx.template, client)
     groups = []
     for reason in PREP_LABELS:
@@ -613,7 +603,7 @@ def restore(client_id):
 @login_required
 def delete(client_id):
     client = _client_or_404(client_id)
-    if current_user.role != "owner":
+    if not access.can(current_user, "clients.delete", client):
         abort(403)
     error = None
     if request.method == "POST":
@@ -640,7 +630,7 @@ def merge(client_id):
     _require_edit(kept)
     other_id = request.values.get("other", type=int)
     other_id = other_id if other_id is not None and 0 < other_id <= MAX_DB_INT else None
-    other = cs.get_visible_client(current_user, other_id) if other_id else None
+    other = access.get_visible_client(current_user, other_id) if other_id else None
     if other is None or other.id == kept.id:
         abort(404)
     ctx = Ctx(kept)
@@ -657,6 +647,9 @@ def merge(client_id):
         except cs.VersionConflict:
             db.session.rollback()
             error, status = _("One of the cards changed meanwhile. Check the choices below and merge again."), 409
+        except access.NotAllowed as e:
+            db.session.rollback()
+            error, status = str(e.message), 403
         else:
             db.session.commit()
             flash(_("%(other)s was merged into this card and archived.", other=other.number), "success")
@@ -668,3 +661,4 @@ def merge(client_id):
     template = "clients/_merge.html" if is_partial() else "clients/merge.html"
     return render_template(template, ctx=ctx, kept=kept, other=other, rows=rows, error=error,
                            choices=request.form if request.method == "POST" else {}), status
+

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from app.accounts.models import User
 from app.card_templates.services import load_template
 from app.clients.models import Client, ClientCoOwner
+from app.clients.access import can_own
 from app.clients.services import update_client
 from app.extensions import db
 
@@ -42,7 +43,7 @@ def _receivers(from_user: User, to_user_ids) -> list[int]:
     found = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids)))}
     for uid in ids:
         u = found.get(uid)
-        if u is None or not u.active or u.role == "viewer":
+        if not can_own(u):
             raise HandOverRejected(_l("Only active colleagues who may edit can receive clients."))
     return ids
 

@@ -36,7 +36,7 @@ from app.card_templates.models import CardTemplate, FieldDef
 from app.card_templates.services import fields_by_key
 from app.db_types import MAX_DB_INT
 from app.clients.models import Client, ClientFieldValue
-from app.clients.services import visible_clients
+from app.clients.access import visible_clients
 from app.extensions import db
 from app.values import normalize_text, phone_digits
 

@@ -11,8 +11,9 @@ from app.accounts.models import User
 from app.card_templates.models import CardTemplate, FieldDef
 from app.card_templates.services import load_template
 from app.clients.models import Client, ClientChange, ClientMatchKey, ClientView
-from app.clients.services import (ValidationFailed, VersionConflict, _flush_versioned, _record, active_user_ids,
-                                  can_see_sensitive, clean_tags, update_client)
+from app.clients.access import NotAllowed, assignable_user_ids, card_view, require
+from app.clients.history import record_change
+from app.clients.services import ValidationFailed, VersionConflict, clean_tags, flush_versioned, update_client
 from app.db_types import utcnow
 from app.extensions import db
 from app.values import is_empty
@@ -50,7 +51,7 @@ def default_choice(kept_value, other_value) -> str:
 
 def merge_plan(user: User, template: CardTemplate, kept: Client, other: Client) -> list[MergeRow]:
     """The active fields whose values differ between the two cards, with the default choice."""
-    sensitive_ok = can_see_sensitive(user, kept) and can_see_sensitive(user, other)
+    kept_view, other_view = card_view(user, kept, template, reveal=True), card_view(user, other, template, reveal=True)
     rows = []
     for section in template.sections:
         if section.archived:
@@ -59,7 +60,8 @@ def merge_plan(user: User, template: CardTemplate, kept: Client, other: Client) 
             a, b = (kept.values or {}).get(fd.key), (other.values or {}).get(fd.key)
             if a == b or (is_empty(a) and is_empty(b)):
                 continue
-            rows.append(MergeRow(fd, a, b, default_choice(a, b), sensitive_ok or not fd.sensitive))
+            rows.append(MergeRow(fd, a, b, default_choice(a, b),
+                                 kept_view.field_visible(fd) and other_view.field_visible(fd)))
     return rows
 
 
@@ -68,6 +70,7 @@ def merge_clients(user: User, kept: Client, other: Client, *, kept_version: int 
     """Merge `other` into `kept`: chosen values, tags, co-owners, view log and hooks move; both histories
     stay readable from the kept card; the other card is archived and marked as merged."""
     template = template or load_template()
+    require(user, "clients.edit", kept, _l("Your role cannot change client cards."))
     if kept.id == other.id:
         raise ValidationFailed({"other": _l("Choose two different cards.")})
     if kept.archived:
@@ -79,23 +82,29 @@ def merge_clients(user: User, kept: Client, other: Client, *, kept_version: int 
         raise VersionConflict(other, newer)
     choices = choices or {}
     fields = {}
-    for row in merge_plan(user, template, kept, other):
-        choice = choices.get(row.field.key, row.default) if row.visible else row.default
+    plan = merge_plan(user, template, kept, other)
+    if any(not row.visible for row in plan):
+        # Merging would move sensitive values the user may not read from one card to the other.
+        raise NotAllowed(_l("These cards differ in sensitive fields you cannot see; ask an admin or the cards' "
+                            "owners to merge them."))
+    for row in plan:
+        choice = choices.get(row.field.key, row.default)
         if choice == "other":
             fields[row.field.key] = row.other_value
-    active = active_user_ids()
+    active = assignable_user_ids()
     co_owners = [u for u in dict.fromkeys([*kept.co_owner_ids, other.owner_id, *other.co_owner_ids])
                  if u is not None and u != kept.owner_id and (u in kept.co_owner_ids or u in active)]
     tags = clean_tags([*(kept.tags or []), *(other.tags or [])])[:30]
     name = other.name if name_from == "other" else None
     before_version = kept.version
+    # Merging gathers both cards' owners on the kept card: a rule of the merge, not a reassignment.
     update_client(user, kept, version=kept_version, name=name, tags=tags, co_owner_ids=co_owners, fields=fields,
-                  action="merge", template=template, required_keys=set())
+                  action="merge", template=template, required_keys=set(), access_checked=True)
     marker = {"@merged_from": {"from": None, "to": {"id": other.id, "number": other.number, "name": other.name}}}
     if kept.version == before_version:  # nothing differed: still record the merge as its own version
         kept.updated_at = utcnow()
-        _flush_versioned(kept)
-        _record(kept, user, "merge", marker, note=other.number)
+        flush_versioned(kept)
+        record_change(kept, user, "merge", marker, note=other.number)
     else:
         change = db.session.scalars(select(ClientChange).where(ClientChange.client_id == kept.id)
                                     .order_by(ClientChange.id.desc()).limit(1)).one()
@@ -105,10 +114,10 @@ def merge_clients(user: User, kept: Client, other: Client, *, kept_version: int 
         hook(user, kept, other)
     other.archived_at = utcnow()
     other.updated_at = utcnow()
-    _flush_versioned(other)
+    flush_versioned(other)
     # The merged-away card no longer counts as a duplicate; restoring it rebuilds its keys.
     db.session.execute(delete(ClientMatchKey).where(ClientMatchKey.client_id == other.id))
-    _record(other, user, "merged_into", {"@archived": {"from": False, "to": True},
+    record_change(other, user, "merged_into", {"@archived": {"from": False, "to": True},
                                          "@merged_into": {"from": None, "to": {"id": kept.id, "number": kept.number,
                                                                               "name": kept.name}}},
             note=kept.number)

@@ -2,8 +2,6 @@
 
 The card page, edits and history live in card_routes.py.
 """
-import importlib.util
-
 from flask import abort, flash, get_template_attribute, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -16,8 +14,9 @@ from app.clients import bp
 from app.clients.listing import (BUILTIN_SORTS, MAX_LIMIT, STATE_KEYS, count_clients, filterable_fields, list_clients,
                                  list_fields, parse_list_params, sortable_fields)
 from app.clients.models import Client, SavedView
-from app.clients.services import (DuplicateFound, ValidationFailed, create_client, set_archived, update_client,
-                                  visible_clients)
+from app.clients.access import NotAllowed, assignable_user_ids, visible_clients
+from app.clients.duplicates import DuplicateFound
+from app.clients.services import ValidationFailed, create_client, set_archived, update_client
 from app.extensions import db
 from app.htmx import is_partial
 from app.tenancy import current_tenant
@@ -27,11 +26,12 @@ MAX_SAVED_VIEWS = 50
 BULK_ACTIONS = ("owner", "add_tag", "remove_tag", "stage", "archive", "restore")
 
 
-def _people(active_only: bool = False) -> dict[int, str]:
-    """Colleagues of the current tenant by id (a small table: one query per page, no per-row lookups)."""
+def _people(owners_only: bool = False) -> dict[int, str]:
+    """Colleagues of the current tenant by id (a small table: one query per page, no per-row lookups);
+    `owners_only`: those who may own a card."""
     stmt = select(User.id, User.name, User.email).order_by(User.name, User.id)
-    if active_only:
-        stmt = stmt.where(User.active.is_(True))
+    if owners_only:
+        stmt = stmt.where(User.id.in_(assignable_user_ids()))
     return {uid: (name or email) for uid, name, email in db.session.execute(stmt)}
 
 
@@ -63,7 +63,7 @@ def index():
         return _rows(fields, params, refresh_count=not params.cursor)
     ctx = _list_context(fields, params)
     tenant = current_tenant()
-    return render_template("clients/index.html", stages=tenant.stages, active_people=_people(active_only=True),
+    return render_template("clients/index.html", stages=tenant.stages, active_people=_people(owners_only=True),
                            sort_fields=sortable_fields(fields), filter_fields=filterable_fields(fields),
                            views=_saved_views(), max_limit=MAX_LIMIT, **ctx)
 
@@ -101,6 +101,8 @@ def bulk():
             _apply_bulk(action, clients, template)
         except ValidationFailed as e:
             error = str(next(iter(e.errors.values())))
+        except NotAllowed as e:
+            error = str(e.message)
     if error:
         db.session.rollback()
     else:
@@ -228,7 +230,7 @@ def _new_page(template, *, form=None, errors=None, candidates=None, status=200):
     match_labels.update({f.key: f.t() for f in template.fields if f.identifier})
     return render_template("clients/new.html", fields=fields, form=form, values=values, errors=errors or {},
                            candidates=candidates, match_labels=match_labels, stages=tenant.stages,
-                           people=_people(active_only=True)), status
+                           people=_people(owners_only=True)), status
 
 
 @bp.route("/new")
@@ -264,14 +266,10 @@ def create():
     except DuplicateFound as e:
         db.session.rollback()
         return _new_page(template, form=form, candidates=e.candidates, status=409)
+    except NotAllowed as e:
+        db.session.rollback()
+        return _new_page(template, form=form, errors={"owner": str(e.message)}, status=403)
     db.session.commit()
     flash(_("Client %(name)s created with number %(number)s.", name=client.name, number=client.number), "success")
     return redirect(url_for("clients.show", client_id=client.id))
 
-
-# The card page is card_routes.py's; until that module exists the endpoint answers 404 so links still build.
-if importlib.util.find_spec("app.clients.card_routes") is None:
-    @bp.route("/<int:client_id>")
-    @login_required
-    def show(client_id):
-        abort(404)

@@ -33,7 +33,7 @@ TIMEZONES = [
 
 
 def _valid_pattern(form, field):
-    from app.clients.services import validate_number_pattern
+    from app.clients.numbers import validate_number_pattern
 
     field.data = (field.data or "").strip()
     problem = validate_number_pattern(field.data)

@@ -20,7 +20,7 @@ def _form_for(tenant) -> SettingsForm:
 
 
 def _preview(tenant, pattern):
-    from app.clients.services import validate_number_pattern
+    from app.clients.numbers import validate_number_pattern
 
     problem = validate_number_pattern(pattern)
     return (None, problem) if problem else (preview_number(tenant, pattern), None)

@@ -29,7 +29,7 @@ def _audit(actor: User, action: str, subject: str, **detail) -> None:
 
 def preview_number(tenant: Tenant, pattern: str, now: datetime | None = None) -> str:
     """The number the next new client would get with this pattern (nothing is allocated)."""
-    from app.clients.services import preview_number as preview
+    from app.clients.numbers import preview_number as preview
 
     return preview(tenant, pattern, now)
 

@@ -8,6 +8,9 @@ from sqlalchemy import select, update
 
 from app.accounts.models import AuditRecord
 from app.clients import services as cs
+from app.card_templates.services import load_template
+from app.clients.access import NotAllowed
+from app.db_types import utcnow
 from app.clients.models import Client, ClientChange, ClientView
 from app.extensions import db
 from tests import factories
@@ -206,11 +209,11 @@ def test_view_log_per_card_and_per_user(tenant_a, login):
 def test_visit_prep_orders_what_matters(tenant_a, login):
     c = _card(tenant_a, fields={"address": "北京路 1 号"})
     with factories.tenant_context(tenant_a.id):
-        old = cs.utcnow() - timedelta(days=400)
+        old = utcnow() - timedelta(days=400)
         db.session.execute(update(ClientChange).where(ClientChange.client_id == c.id).values(at=old))
         db.session.execute(update(Client).where(Client.id == c.id).values(created_at=old))
         db.session.commit()
-        template = cs.load_template()
+        template = load_template()
         client = db.session.get(Client, c.id)
         items = cs.visit_prep(template, client)
         reasons = [i.reason for i in items]
@@ -268,5 +271,5 @@ def test_delete_permanently_service_refuses_non_owners(tenant_a):
     with factories.tenant_context(tenant_a.id):
         import pytest
 
-        with pytest.raises(cs.NotAllowed):
+        with pytest.raises(NotAllowed):
             cs.delete_permanently(db.session.merge(admin), db.session.get(Client, c.id))

@@ -4,6 +4,9 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from app.clients import services as cs
+from app.card_templates.services import load_template
+from app.clients import history
+from app.clients.duplicates import find_duplicates
 from app.clients.merge import merge_clients, merged_into
 from app.clients.models import Client, ClientView
 from app.extensions import db
@@ -35,8 +38,8 @@ def test_merge_tool_end_to_end(tenant_a, login):
         assert k.values["address"] == "南京路 2 号" and k.values["postal_code"] == "200001"
         assert k.tags == ["重点", "华东"] and k.co_owner_ids == [_uid(li)]
         assert o.archived and merged_into(o)["id"] == kept.id
-        assert [h.action for h in cs.history_with_merged(k)] .count("create") == 2
-        assert cs.find_duplicates(k.owner, cs.load_template(), k.name, k.values, exclude_id=k.id) == []
+        assert [h.action for h in history.history_with_merged(k)] .count("create") == 2
+        assert find_duplicates(k.owner, load_template(), k.name, k.values, exclude_id=k.id) == []
     assert [v.user_id for v in _views(tenant_a, kept.id)].count(_uid(li)) == 1
     last = _changes(tenant_a, kept.id)[-1]
     assert last.action == "merge" and last.changes["@merged_from"]["to"]["id"] == other.id

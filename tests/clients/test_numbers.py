@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 import pytest
 
 from app.clients import services as cs
+from app.clients import numbers
 from app.extensions import db
 from tests import factories
 
@@ -19,10 +20,10 @@ def test_default_pattern_restarts_each_month_in_shanghai_time(tenant_a):
         # 2026-11-30 15:59 UTC is still November in Shanghai; 16:00 UTC is 1 December there.
         nov = datetime(2026, 11, 30, 15, 59, tzinfo=timezone.utc)
         dec = datetime(2026, 11, 30, 16, 0, tzinfo=timezone.utc)
-        assert [cs.allocate_number(t, nov) for _ in range(3)] == ["202611001", "202611002", "202611003"]
-        assert cs.allocate_number(t, dec) == "202612001"
-        assert cs.allocate_number(t, nov) == "202611004"
-        assert cs.allocate_number(t, datetime(2027, 1, 1, 0, 0, tzinfo=timezone.utc)) == "202701001"
+        assert [numbers.allocate_number(t, nov) for _ in range(3)] == ["202611001", "202611002", "202611003"]
+        assert numbers.allocate_number(t, dec) == "202612001"
+        assert numbers.allocate_number(t, nov) == "202611004"
+        assert numbers.allocate_number(t, datetime(2027, 1, 1, 0, 0, tzinfo=timezone.utc)) == "202701001"
 
 
 def test_custom_patterns(tenant_a):
@@ -30,13 +31,13 @@ def test_custom_patterns(tenant_a):
         t = tenant_a.tenant
         now = datetime(2026, 3, 5, 4, 0, tzinfo=timezone.utc)
         t.update_settings(number_pattern="KH-{YY}{MM}{DD}-{SEQ:4}")
-        assert cs.allocate_number(t, now) == "KH-260305-0001"
+        assert numbers.allocate_number(t, now) == "KH-260305-0001"
         t.update_settings(number_pattern="C{SEQ:5}")
-        assert [cs.allocate_number(t, now), cs.allocate_number(t, datetime(2030, 1, 1, tzinfo=timezone.utc))] == \
+        assert [numbers.allocate_number(t, now), numbers.allocate_number(t, datetime(2030, 1, 1, tzinfo=timezone.utc))] == \
             ["C00001", "C00002"]  # no date part: one running sequence
-    assert cs.validate_number_pattern("{YYYY}{MM}") is not None
-    assert cs.validate_number_pattern("{YYYY}{XX}{SEQ:3}") is not None
-    assert cs.validate_number_pattern("{YYYY}{MM}{SEQ:3}") is None
+    assert numbers.validate_number_pattern("{YYYY}{MM}") is not None
+    assert numbers.validate_number_pattern("{YYYY}{XX}{SEQ:3}") is not None
+    assert numbers.validate_number_pattern("{YYYY}{MM}{SEQ:3}") is None
 
 
 def test_numbers_are_per_tenant(two_tenants):

@@ -6,6 +6,10 @@ import pytest
 
 from app.accounts.models import User
 from app.clients import services as cs
+from app.card_templates.services import load_template
+from app.clients import history
+from app.clients.access import get_visible_client
+from app.clients.duplicates import find_duplicates
 from app.clients.models import Client
 from app.extensions import db
 from tests import factories
@@ -17,20 +21,20 @@ def test_create_edit_two_sections_history_archive_restore(tenant_a):
         c = cs.create_client(owner, name="上海华光科技有限公司",
                              fields={"business_phone": "021-5588 1234", "industry": "贸易/进出口"})
         db.session.commit()
-        assert c.version == 1 and cs.history(c)[0].version == 1
+        assert c.version == 1 and history.history(c)[0].version == 1
         cs.update_client(owner, c, version=1, fields={"address": "北京路 1 号", "postal_code": "200001"})
         cs.update_client(owner, c, version=2, fields={"staff_total": "120"})
         cs.set_archived(owner, c, True)
         cs.set_archived(owner, c, False)
         db.session.commit()
-        hist = cs.history(c)
+        hist = history.history(c)
         assert [h.action for h in hist] == ["restore", "archive", "edit", "edit", "create"]
         assert [h.version for h in hist] == [5, 4, 3, 2, 1] and c.version == 5
         assert hist[2].changes == {"staff_total": {"from": None, "to": 120}}
         assert hist[3].changes["address"] == {"from": None, "to": "北京路 1 号"}
-        assert cs.state_as_of(c, 2)["values"] == {"business_phone": "021-55881234", "industry": "贸易/进出口",
+        assert history.state_as_of(c, 2)["values"] == {"business_phone": "021-55881234", "industry": "贸易/进出口",
                                                   "address": "北京路 1 号", "postal_code": "200001"}
-        assert cs.state_as_of(c, 3)["@archived"] is False and cs.state_as_of(c, 4)["@archived"] is True
+        assert history.state_as_of(c, 3)["@archived"] is False and history.state_as_of(c, 4)["@archived"] is True
         assert 0 < c.completeness < 1
 
 
@@ -44,7 +48,7 @@ def test_duplicates_are_found(tenant_a, existing, new):
     factories.client(tenant_a, existing["name"], fields=existing.get("fields"))
     with factories.tenant_context(tenant_a.id):
         owner = db.session.get(User, tenant_a.owner.id)
-        found = cs.find_duplicates(owner, cs.load_template(), new["name"], new.get("values", {}))
+        found = find_duplicates(owner, load_template(), new["name"], new.get("values", {}))
         assert len(found) == 1 and found[0].visible
 
 
@@ -53,9 +57,9 @@ def test_empty_values_never_match(tenant_a):
     factories.client(tenant_a, "有限公司")
     with factories.tenant_context(tenant_a.id):
         owner = db.session.get(User, tenant_a.owner.id)
-        t = cs.load_template()
-        assert cs.find_duplicates(owner, t, "乙公司", {"business_phone": "", "email": None, "credit_code": ""}) == []
-        assert cs.find_duplicates(owner, t, "", {}) == []
+        t = load_template()
+        assert find_duplicates(owner, t, "乙公司", {"business_phone": "", "email": None, "credit_code": ""}) == []
+        assert find_duplicates(owner, t, "", {}) == []
 
 
 def test_hidden_candidates_reveal_only_existence_and_owner(tenant_a):
@@ -66,10 +70,10 @@ def test_hidden_candidates_reveal_only_existence_and_owner(tenant_a):
     factories.client(tenant_a, "上海华光科技有限公司")
     with factories.tenant_context(tenant_a.id):
         m = db.session.merge(member)
-        found = cs.find_duplicates(m, cs.load_template(), "上海华光科技", {})
+        found = find_duplicates(m, load_template(), "上海华光科技", {})
         assert len(found) == 1 and not found[0].visible and found[0].owner_name == "老板"
         # The card itself stays invisible to the member.
-        assert cs.get_visible_client(m, found[0].client_id) is None
+        assert get_visible_client(m, found[0].client_id) is None
 
 
 def test_unchanged_save_records_nothing(tenant_a):
@@ -80,4 +84,4 @@ def test_unchanged_save_records_nothing(tenant_a):
         cs.update_client(owner, client, version=client.version,
                          fields={"registered_capital": "￥500,000", "founded_on": "2024-06-30"})
         db.session.commit()
-        assert client.version == 1 and len(cs.history(client)) == 1
+        assert client.version == 1 and len(history.history(client)) == 1

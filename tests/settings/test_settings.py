@@ -139,7 +139,7 @@ def test_reorder_stages(db, tenant_a, login, hx):
 
 
 def test_visibility_setting_limits_members(db, tenant_a, login, as_tenant):
-    from app.clients.services import visible_clients
+    from app.clients.access import visible_clients
 
     member = factories.user(tenant_a, "m@a.example")
     factories.client(tenant_a, "别人的客户")
