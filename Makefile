@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export BASE_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: run test setup system-deps python-deps frontend translations db demo migration bench clean
+.PHONY: run test lint setup system-deps python-deps frontend translations db demo migration bench clean
 
 run: setup db demo  ## install, migrate, load the demo tenant, serve on http://127.0.0.1:5000
 	@echo "ClientCard is running at http://$(HOST):$(PORT)  (Ctrl-C stops it)"
@@ -18,6 +18,9 @@ test: setup system-deps  ## install everything the tests need and run the whole 
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 setup: python-deps frontend translations
+
+lint: python-deps  ## ruff over the code and the tests (CI runs it first)
+	$(BIN)/ruff check app tests bench scripts migrations
 
 python-deps: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml

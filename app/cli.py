@@ -4,10 +4,9 @@ from __future__ import annotations
 import click
 from flask import current_app
 from flask.cli import AppGroup
-from sqlalchemy import select
 
 from app.extensions import db
-from app.tenancy import all_tenants, tenant_context
+from app.tenancy import tenant_context
 
 tenant_cli = AppGroup("tenant", help="Manage tenants.")
 user_cli = AppGroup("user", help="Manage users.")

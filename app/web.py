@@ -82,7 +82,7 @@ def init_app(app):
         from app.tenancy import current_tenant
 
         return {"current_tenant": current_tenant() if current_user.is_authenticated else None,
-                "current_locale": str(get_locale())}
+                "current_locale": str(get_locale()), "can": _can}
 
     _register_field_filters(app)
     for code in (400, 403, 404, 405, 410, 413, 429, 500):
@@ -143,6 +143,13 @@ def _error_page(error):
     template = "errors/_error.html" if request.htmx and not request.htmx.boosted else "errors/error.html"
     response = render_template(template, code=code, title=title, text=description or text), code
     return response
+
+
+def _can(action: str, client=None) -> bool:
+    """access.can for the signed-in user, in templates."""
+    from app.clients.access import can
+
+    return can(current_user, action, client)
 
 
 def _not_allowed(error):

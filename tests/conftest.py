@@ -38,7 +38,7 @@ _cheap_argon2()
 def app():
     app = create_app(TestConfig)
     with app.app_context():
-        from flask_migrate import downgrade, upgrade
+        from flask_migrate import upgrade
 
         if _db.engine.dialect.name == "postgresql":
             with _db.engine.begin() as conn:

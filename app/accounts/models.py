@@ -7,7 +7,7 @@ from datetime import datetime
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask_login import UserMixin
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db_types import JSONType, UTCDateTime, utcnow
@@ -86,10 +86,6 @@ class User(UserMixin, TenantScoped, db.Model):
     @property
     def is_admin(self) -> bool:
         return self.role in ADMIN_ROLES
-
-    @property
-    def can_edit(self) -> bool:
-        return self.role in EDITOR_ROLES
 
     @property
     def display_name(self) -> str:

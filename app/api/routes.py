@@ -385,7 +385,7 @@ def clients_update(client_id):
     except cs.ValidationFailed as e:
         db.session.rollback()
         return _invalid(e.errors)
-    except cs.VersionConflict as e:
+    except cs.VersionConflict:
         db.session.rollback()
         return _conflict(client_id, template, data["version"])
     payload = _client_payload(client, template)

@@ -14,7 +14,7 @@ from app.clients import bp
 from app.clients.listing import (BUILTIN_SORTS, MAX_LIMIT, STATE_KEYS, count_clients, filterable_fields, list_clients,
                                  list_fields, parse_list_params, sortable_fields)
 from app.clients.models import Client, SavedView
-from app.clients.access import NotAllowed, assignable_user_ids, visible_clients
+from app.clients.access import NotAllowed, assignable_user_ids, can, visible_clients
 from app.clients.duplicates import DuplicateFound
 from app.clients.services import ValidationFailed, create_client, set_archived, update_client
 from app.extensions import db
@@ -43,7 +43,7 @@ def _saved_views() -> list[SavedView]:
 def _list_context(fields, params):
     sort_field = fields.get(params.sort) if params.sort not in BUILTIN_SORTS else None
     page = list_clients(current_user, params, fields, with_values=sort_field is not None)
-    return {"params": params, "page": page, "people": _people(), "can_edit": current_user.can_edit,
+    return {"params": params, "page": page, "people": _people(), "can_edit": can(current_user, "clients.edit"),
             "sort_field": sort_field}
 
 

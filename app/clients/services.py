@@ -15,7 +15,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.accounts.models import AuditRecord, Tenant, User
 from app.card_templates.models import CardTemplate, FieldDef
 from app.card_templates.services import fields_by_key, load_template
-from app.clients.access import (NotAllowed, assignable_user_ids, can, is_admin, require, unreadable_keys,
+from app.clients.access import (NotAllowed, assignable_user_ids, is_admin, require, unreadable_keys,
                                 visible_clients)
 from app.clients.derived import derive_columns, write_match_keys, write_side_rows
 from app.clients.duplicates import DuplicateFound, find_duplicates
@@ -243,7 +243,7 @@ def update_client(user: User, client: Client, *, version: int | None, name: str 
         wanted = [i for i in dict.fromkeys(co_owner_ids) if i != client.owner_id]
         if sorted(wanted) != sorted(client.co_owner_ids):
             changes["@co_owners"] = {"from": sorted(client.co_owner_ids), "to": sorted(wanted)}
-            client.co_owner_links = [l for l in client.co_owner_links if l.user_id in wanted] + [
+            client.co_owner_links = [link for link in client.co_owner_links if link.user_id in wanted] + [
                 ClientCoOwner(user_id=uid, tenant_id=client.tenant_id)
                 for uid in wanted if uid not in client.co_owner_ids]
     if not changes:

@@ -2,6 +2,7 @@ from flask import current_app, jsonify, redirect, render_template, request, sess
 from flask_login import current_user, login_required
 from sqlalchemy import text
 
+from app.clients.services import home_summary
 from app.extensions import db, redis_client
 from app.main import bp
 
@@ -16,8 +17,6 @@ def index():
 @bp.route("/home")
 @login_required
 def home():
-    from app.clients.services import home_summary
-
     return render_template("main/home.html", summary=home_summary(current_user))
 
 

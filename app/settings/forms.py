@@ -3,6 +3,8 @@ from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
+from app.clients.numbers import validate_number_pattern
+
 # Common zones for firms in and around China; the stored value is the IANA name.
 TIMEZONES = [
     ("Asia/Shanghai", _l("China (Beijing, Shanghai) UTC+8")),
@@ -33,8 +35,6 @@ TIMEZONES = [
 
 
 def _valid_pattern(form, field):
-    from app.clients.numbers import validate_number_pattern
-
     field.data = (field.data or "").strip()
     problem = validate_number_pattern(field.data)
     if problem:

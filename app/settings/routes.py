@@ -2,11 +2,12 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from app.clients.numbers import preview_number, validate_number_pattern
 from app.extensions import db
 from app.htmx import is_partial
 from app.settings import bp
 from app.settings.forms import SettingsForm
-from app.settings.services import (SettingsError, add_stage, move_stage, preview_number, remove_stage, rename_stage,
+from app.settings.services import (SettingsError, add_stage, move_stage, remove_stage, rename_stage,
                                    save_general, stage_usage)
 from app.tenancy import current_tenant
 from app.web import admin_required
@@ -20,8 +21,6 @@ def _form_for(tenant) -> SettingsForm:
 
 
 def _preview(tenant, pattern):
-    from app.clients.numbers import validate_number_pattern
-
     problem = validate_number_pattern(pattern)
     return (None, problem) if problem else (preview_number(tenant, pattern), None)
 

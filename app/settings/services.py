@@ -1,7 +1,6 @@
 """Company settings: name, time zone, stages, client numbers, visibility, sensitive-section policy."""
 from __future__ import annotations
 
-from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
@@ -25,13 +24,6 @@ class SettingsError(Exception):
 
 def _audit(actor: User, action: str, subject: str, **detail) -> None:
     db.session.add(AuditRecord(actor_id=actor.id, action=action, subject=subject[:200], detail=detail))
-
-
-def preview_number(tenant: Tenant, pattern: str, now: datetime | None = None) -> str:
-    """The number the next new client would get with this pattern (nothing is allocated)."""
-    from app.clients.numbers import preview_number as preview
-
-    return preview(tenant, pattern, now)
 
 
 def save_general(actor: User, tenant: Tenant, *, name: str, timezone: str, number_pattern: str,

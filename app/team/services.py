@@ -11,6 +11,8 @@ from sqlalchemy import func, select
 from app.accounts.models import ROLES, AuditRecord, Invite, User, hash_token
 from app.accounts.services import email_taken, normalize_email
 from app.db_types import utcnow
+from app.clients.handover import hand_over
+from app.clients.models import Client, ClientCoOwner
 from app.extensions import db
 from app.tenancy import all_tenants, set_current_tenant
 
@@ -242,8 +244,6 @@ def accept_invite(invite: Invite, name: str, password: str, language: str = "zh_
 
 def client_counts(user: User) -> dict:
     """How many cards a colleague owns and co-owns (archived included)."""
-    from app.clients.models import Client, ClientCoOwner
-
     owned = db.session.execute(select(func.count(Client.id)).where(Client.owner_id == user.id)).scalar_one()
     co_owned = db.session.execute(select(func.count(ClientCoOwner.id))
                                   .where(ClientCoOwner.user_id == user.id)).scalar_one()
@@ -258,8 +258,6 @@ def handover_candidates(user: User) -> list[User]:
 
 def run_handover(actor: User, from_user: User, to_user_ids) -> int:
     """Check the receivers, then hand the user's clients over (app.clients.handover); returns the count."""
-    from app.clients.handover import hand_over
-
     if not actor.is_admin:
         raise TeamError(_l("Only owners and admins manage the team."))
     try:

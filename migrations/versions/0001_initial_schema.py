@@ -10,7 +10,6 @@ from sqlalchemy import Text
 from sqlalchemy.dialects import postgresql
 
 import app.db_types
-from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
 revision = '0001'

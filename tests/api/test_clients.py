@@ -323,8 +323,9 @@ def test_api_actions_appear_in_history_like_ui_actions(team_a, api_for):
     body = new_client(api, fields={"address": "上海"})
     r = api.patch(f"/clients/{body['id']}", json={"version": body["version"], "stage": "成交",
                                                   "fields": {"address": "北京"}})
-    api.delete(f"/clients/{body['id']}")
-    api.post(f"/clients/{body['id']}/restore")
+    assert r.status_code == 200
+    assert api.delete(f"/clients/{body['id']}").status_code == 204
+    assert api.post(f"/clients/{body['id']}/restore").status_code == 200
     from app.clients import services as cs
     from app.clients.models import Client
 

@@ -11,7 +11,7 @@ from app.clients import services as cs
 from app.card_templates.services import load_template
 from app.clients.access import NotAllowed
 from app.db_types import utcnow
-from app.clients.models import Client, ClientChange, ClientView
+from app.clients.models import Client, ClientChange
 from app.extensions import db
 from tests import factories
 from tests.clients.test_card_page import _card, _changes, _fresh, _uid, _views, form_data

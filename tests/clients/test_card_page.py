@@ -1,13 +1,10 @@
 """The card page: show, section edit in place, inline validation, header edit, sensitive fields, tabs."""
 from __future__ import annotations
 
-import re
 from types import SimpleNamespace
 
-import pytest
 from sqlalchemy import select
 
-from app.clients import services as cs
 from app.clients.models import Client, ClientChange, ClientView
 from app.extensions import db
 from tests import factories

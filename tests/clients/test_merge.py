@@ -1,14 +1,13 @@
 """Merging two cards: field choice, tags and co-owners, both histories, view log, the other card archived."""
 from __future__ import annotations
 
-from sqlalchemy import select
 
 from app.clients import services as cs
 from app.card_templates.services import load_template
 from app.clients import history
 from app.clients.duplicates import find_duplicates
 from app.clients.merge import merge_clients, merged_into
-from app.clients.models import Client, ClientView
+from app.clients.models import Client
 from app.extensions import db
 from tests import factories
 from tests.clients.test_card_page import _card, _changes, _fresh, _uid, _views
