@@ -7,7 +7,8 @@ import logging
 from flask import Flask
 
 from app.config import Config, dev_secret_key
-from app.extensions import babel, csrf, db, htmx as htmx_ext, limiter, login_manager, migrate, select_locale, select_timezone
+from app.extensions import (babel, csrf, db, htmx as htmx_ext, limiter, login_manager, migrate,
+                            redis_connection_options, select_locale, select_timezone)
 
 
 def create_app(config: type | None = None, **overrides) -> Flask:
@@ -27,6 +28,8 @@ def create_app(config: type | None = None, **overrides) -> Flask:
     csrf.init_app(app)
     htmx_ext.init_app(app)  # not `htmx`: importing the app.htmx module rebinds that package attribute
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
+    if app.config["RATELIMIT_STORAGE_URI"].startswith(("redis://", "rediss://", "unix://")):
+        app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", redis_connection_options(app.config))
     limiter.init_app(app)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone,
                    default_translation_directories=str(__import__("pathlib").Path(__file__).parent / "translations"))

@@ -39,9 +39,13 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024
 
+    # Redis must never take the site down: calls give up quickly, and while Redis is unreachable the rate
+    # limits are counted in each process's memory (create_app points the limiter at REDIS_URL).
+    REDIS_TIMEOUT_SECONDS = float(os.environ.get("REDIS_TIMEOUT_SECONDS") or 0.5)
+
     RATELIMIT_ENABLED = True
     RATELIMIT_HEADERS_ENABLED = True
-    RATELIMIT_STORAGE_URI = REDIS_URL or "memory://"
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_STRATEGY = "fixed-window"
     LOGIN_LIMIT_IP = "20 per minute"
     LOGIN_LIMIT_ACCOUNT = "5 per 5 minutes"

@@ -57,8 +57,19 @@ def select_timezone():
 babel = Babel()
 
 
+def redis_connection_options(config) -> dict:
+    """Connection settings for every Redis client: a dead or hung Redis costs a request at most about a second."""
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    timeout = config.get("REDIS_TIMEOUT_SECONDS", 0.5)
+    # One immediate retry reconnects a pooled connection that a restarted Redis closed; more would only
+    # multiply the wait while Redis is really gone.
+    return {"socket_timeout": timeout, "socket_connect_timeout": timeout, "retry": Retry(NoBackoff(), 1)}
+
+
 def redis_client():
-    """The shared Redis connection, or None in the embedded (no Redis) setup."""
+    """The shared Redis connection, or None in the embedded (no Redis) setup; callers must survive RedisError."""
     from flask import current_app
 
     url = current_app.config.get("REDIS_URL")
@@ -68,6 +79,32 @@ def redis_client():
     if client is None:
         import redis
 
-        client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        client = redis.Redis.from_url(url, **redis_connection_options(current_app.config))
         current_app.extensions["redis_client"] = client
     return client
+
+
+def redis_reachable() -> bool | None:
+    """Ping Redis: None when none is configured; logs once when it becomes unreachable and once when it is back."""
+    import logging
+
+    import redis
+    from flask import current_app
+
+    client = redis_client()
+    if client is None:
+        return None
+    try:
+        reachable = bool(client.ping())
+        error = None
+    except redis.RedisError as e:
+        reachable, error = False, e
+    was_reachable = current_app.extensions.get("redis_reachable", True)
+    if reachable != was_reachable:
+        log = logging.getLogger("clientcard.redis")
+        if reachable:
+            log.info("Redis is reachable again")
+        else:
+            log.warning("Redis is unreachable (%s); carrying on without it", error)
+        current_app.extensions["redis_reachable"] = reachable
+    return reachable
