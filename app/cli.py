@@ -80,7 +80,8 @@ def token_create(email, name):
     with tenant_context(user.tenant_id):
         token = create_api_token(user, name)
         db.session.commit()
-    click.echo(f"API token for {user.email} (shown once):")
+        # Still in the tenant's scope: the commit expired the user, and reloading its email needs the tenant.
+        click.echo(f"API token for {user.email} (shown once):")
     click.echo(token)
 
 
