@@ -94,17 +94,26 @@ def init_app(app):
 
 
 def load_user(user_id: str):
+    """The user of a session or remember cookie: "id:nonce:session secret" (see User.get_id), while the
+    account is active, its password unchanged (nonce) and that browser session not signed out (UserSession)."""
     from app.accounts.models import User
+    from app.accounts.services import check_session
 
     try:
-        uid, nonce = user_id.split(":", 1)
+        uid, nonce, token = user_id.split(":", 2)
         uid = int(uid)
     except (ValueError, AttributeError):
+        return None  # also cookies from before sessions were kept on the server: sign in again
+    if uid > MAX_DB_INT:
         return None
+    # No tenant is in scope yet: find the user across tenants, then scope the session lookup to its tenant.
     user = db.session.execute(all_tenants(select(User).where(User.id == uid))).scalar_one_or_none()
     if user is None or not user.active or user.session_nonce != nonce:
         return None
     set_current_tenant(user.tenant_id)
+    if not check_session(user, token):
+        set_current_tenant(None)
+        return None
     return user
 
 
