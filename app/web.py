@@ -1,9 +1,11 @@
 """Request plumbing shared by every blueprint: sign-in loading, tenant scope, headers, errors."""
 from __future__ import annotations
 
+import unicodedata
 from functools import wraps
+from urllib.parse import unquote, urlsplit
 
-from flask import abort, g, jsonify, render_template, request
+from flask import abort, current_app, g, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -32,10 +34,29 @@ def int_arg(name: str) -> int | None:
     return int(raw) if raw.isdecimal() and int(raw) <= MAX_DB_INT else None
 
 
+def local_path(target: str | None) -> str | None:
+    """`target` if it can only lead to a path of this site, else None (for `next` and other redirect targets)."""
+    if not target or len(target) > 2000:
+        return None
+    # Browsers drop tabs and newlines and read a backslash as a slash: "/\t/evil.example" goes to another
+    # site. No legitimate path of ours needs any of them, so refuse rather than guess what a browser does.
+    if any(ch == "\\" or ch.isspace() or unicodedata.category(ch)[0] in "CZ" for ch in target):
+        return None
+    # The percent-decoded form is checked too: nothing should decode into a second host either.
+    for form in (target, unquote(target)):
+        squeezed = "".join(ch for ch in form if not (ch.isspace() or unicodedata.category(ch)[0] in "CZ"))
+        if not squeezed.startswith("/") or squeezed.startswith(("//", "/\\")):
+            return None
+        parts = urlsplit(squeezed)
+        if parts.scheme or parts.netloc:
+            return None
+    return target
+
+
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
-    "base-uri 'self'; object-src 'none'"
+    "base-uri 'none'; object-src 'none'"
 )
 
 
@@ -73,6 +94,9 @@ def init_app(app):
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        if current_app.config.get("BASE_URL", "").startswith("https://"):
+            # Only when served over https: a browser that saw this on http://127.0.0.1 would refuse plain http.
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         return add_vary(response)
 
     @app.context_processor

@@ -8,19 +8,18 @@ from app.accounts.forms import (ChangePasswordForm, ForgotForm, LoginForm, Profi
                                 TokenForm)
 from app.accounts.models import ApiToken, dummy_password_check
 from app.accounts.services import (create_api_token, create_tenant, email_taken, end_all_sessions, end_session,
-                                   find_user_by_email, make_reset_token, start_session, user_for_reset_token)
+                                   find_user_by_email, make_reset_token, normalize_email, start_session,
+                                   user_for_reset_token)
 from app.db_types import utcnow
 from app.extensions import db, limiter
 from app.mail import send_mail
 from app.tenancy import set_current_tenant
+from app.web import local_path
 
 
 def _safe_next(default: str) -> str:
-    target = request.args.get("next") or ""
-    # Only local paths: never redirect a freshly signed-in user to another site.
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return default
+    # Only paths of this site: never redirect a freshly signed-in user to another one.
+    return local_path(request.args.get("next")) or default
 
 
 def _sign_in(user, remember: bool = False) -> None:
@@ -31,7 +30,9 @@ def _sign_in(user, remember: bool = False) -> None:
 
 
 def _login_account_key() -> str:
-    return "login:" + (request.form.get("email") or "").strip().lower()
+    # The same normal form the lookup uses: a full-width or otherwise disguised spelling of one address
+    # must count against that account's limit, not start a fresh one.
+    return "login:" + normalize_email(request.form.get("email") or "")
 
 
 @bp.route("/signup", methods=["GET", "POST"])

@@ -16,7 +16,14 @@ from app.tenancy import all_tenants, set_current_tenant
 
 
 def normalize_email(email: str) -> str:
-    """The one form of an email used to store, look up and rate-limit it (full-width letters, case, spaces)."""
+    """The one form of an email used to store, look up and rate-limit it (full-width letters, 。, case, spaces)."""
+    from app.values import InvalidValue, parse_value
+
+    try:
+        # The form's email parser first, so the raw text of a request ends up exactly as the parsed form field.
+        email = parse_value("email", email or "") or ""
+    except InvalidValue:
+        pass
     return unicodedata.normalize("NFKC", email or "").strip().lower()
 
 
