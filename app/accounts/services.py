@@ -159,12 +159,23 @@ def create_api_token(user: User, name: str = "") -> str:
     return token
 
 
+def api_token_row(token: str) -> ApiToken | None:
+    """The unrevoked token row of a bearer token, looked up once per request (the rate limit asks first)."""
+    from flask import has_request_context, request
+
+    key = hash_token(token or "")
+    # Kept with the request itself (flask.g can outlive a request in tests).
+    cache = request.environ.setdefault("clientcard.api_token_rows", {}) if has_request_context() else {}
+    if key not in cache:
+        row = db.session.execute(all_tenants(select(ApiToken).where(ApiToken.token_hash == key))).scalar_one_or_none()
+        cache[key] = row if row is not None and row.revoked_at is None else None
+    return cache[key]
+
+
 def user_for_api_token(token: str) -> User | None:
     """The active user behind a bearer token (sets the tenant scope), or None."""
-    row = db.session.execute(
-        all_tenants(select(ApiToken).where(ApiToken.token_hash == hash_token(token or "")))
-    ).scalar_one_or_none()
-    if row is None or row.revoked_at is not None:
+    row = api_token_row(token)
+    if row is None:
         return None
     user = db.session.execute(all_tenants(select(User).where(User.id == row.user_id))).scalar_one_or_none()
     if user is None or not user.active:

@@ -40,9 +40,12 @@ def bearer_token() -> str | None:
 
 
 def rate_limit_key() -> str:
-    """Per token (its hash, never the token itself); requests without one share a per-address bucket."""
+    """Per real token (its hash, never the token itself); requests without one, or with a made-up or revoked
+    one, share a per-address bucket, so guessing tokens is throttled and leaves one key per address."""
+    from app.accounts.services import api_token_row
+
     token = bearer_token()
-    if token:
+    if token and api_token_row(token) is not None:
         return "api-token:" + hash_token(token)
     return "api-ip:" + (request.remote_addr or "unknown")
 
