@@ -17,6 +17,7 @@ from app.db_types import MAX_DB_INT
 from app.extensions import db, login_manager
 from app.htmx import add_vary
 from app.tenancy import all_tenants, reset_current_tenant, set_current_tenant
+from app.text_input import BadInput, check_texts
 
 class DatabaseIdConverter(IntegerConverter):
     """`<int:…>` in every route: ids are 32-bit database integers. A larger number becomes 0, an id no row has, so
@@ -78,6 +79,17 @@ def init_app(app):
             if current_user.is_authenticated:  # loads the user (session or remember cookie)
                 set_current_tenant(current_user.tenant_id)
 
+    @app.before_request
+    def _refuse_control_chars():
+        # One check for every form and query string, so no text field anywhere can carry a NUL byte into
+        # PostgreSQL (a 500). The API checks its query strings and JSON bodies itself, in problem+json.
+        if request.path.startswith(("/static/", "/api/")):
+            return
+        try:
+            check_texts(_request_texts())
+        except BadInput as e:
+            abort(400, description=str(e.message))
+
     @app.teardown_request
     def _close_tenant_scope(exc):
         token = g.pop("_tenant_token", None)
@@ -115,6 +127,21 @@ def init_app(app):
     from app.clients.access import NotAllowed
 
     app.register_error_handler(NotAllowed, _not_allowed)
+
+
+def _request_texts():
+    """Every text a person or script sent in this request: query string, form fields, path parts."""
+    yield request.path
+    for key, value in request.args.items(multi=True):
+        yield key
+        yield value
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        for key, value in request.form.items(multi=True):
+            yield key
+            yield value
+        for key, upload in request.files.items(multi=True):
+            yield key
+            yield upload.filename or ""
 
 
 def load_user(user_id: str):

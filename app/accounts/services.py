@@ -13,6 +13,7 @@ from app.accounts.models import ApiToken, AuditRecord, Tenant, User, UserSession
 from app.db_types import utcnow
 from app.extensions import db
 from app.tenancy import all_tenants, set_current_tenant
+from app.text_input import strip_control_chars
 
 
 def normalize_email(email: str) -> str:
@@ -89,7 +90,7 @@ def start_session(user: User, user_agent: str = "") -> str:
                                                  UserSession.last_seen_at < now - session_lifetime()))
     token = secrets.token_urlsafe(32)
     db.session.add(UserSession(id=hash_token(token), tenant_id=user.tenant_id, user_id=user.id,
-                               created_at=now, last_seen_at=now, user_agent=(user_agent or "")[:200]))
+                               created_at=now, last_seen_at=now, user_agent=strip_control_chars(user_agent or "")[:200]))
     user.session_token = token
     return token
 
