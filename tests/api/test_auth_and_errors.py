@@ -8,7 +8,7 @@ from app.accounts.models import ApiToken, User
 from app.db_types import utcnow
 from app.extensions import db
 from app.tenancy import tenant_context
-from tests.api.conftest import new_client
+from tests.api.conftest import Api, new_client
 
 PROBLEM = "application/problem+json"
 
