@@ -1,9 +1,11 @@
 """Request plumbing shared by every blueprint: sign-in loading, tenant scope, headers, errors."""
 from __future__ import annotations
 
+import unicodedata
 from functools import wraps
+from urllib.parse import unquote, urlsplit
 
-from flask import abort, g, jsonify, render_template, request
+from flask import abort, current_app, g, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -15,6 +17,7 @@ from app.db_types import MAX_DB_INT
 from app.extensions import db, login_manager
 from app.htmx import add_vary
 from app.tenancy import all_tenants, reset_current_tenant, set_current_tenant
+from app.text_input import BadInput, check_texts
 
 class DatabaseIdConverter(IntegerConverter):
     """`<int:…>` in every route: ids are 32-bit database integers. A larger number becomes 0, an id no row has, so
@@ -32,10 +35,29 @@ def int_arg(name: str) -> int | None:
     return int(raw) if raw.isdecimal() and int(raw) <= MAX_DB_INT else None
 
 
+def local_path(target: str | None) -> str | None:
+    """`target` if it can only lead to a path of this site, else None (for `next` and other redirect targets)."""
+    if not target or len(target) > 2000:
+        return None
+    # Browsers drop tabs and newlines and read a backslash as a slash: "/\t/evil.example" goes to another
+    # site. No legitimate path of ours needs any of them, so refuse rather than guess what a browser does.
+    if any(ch == "\\" or ch.isspace() or unicodedata.category(ch)[0] in "CZ" for ch in target):
+        return None
+    # The percent-decoded form is checked too: nothing should decode into a second host either.
+    for form in (target, unquote(target)):
+        squeezed = "".join(ch for ch in form if not (ch.isspace() or unicodedata.category(ch)[0] in "CZ"))
+        if not squeezed.startswith("/") or squeezed.startswith(("//", "/\\")):
+            return None
+        parts = urlsplit(squeezed)
+        if parts.scheme or parts.netloc:
+            return None
+    return target
+
+
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
-    "base-uri 'self'; object-src 'none'"
+    "base-uri 'none'; object-src 'none'"
 )
 
 
@@ -57,6 +79,17 @@ def init_app(app):
             if current_user.is_authenticated:  # loads the user (session or remember cookie)
                 set_current_tenant(current_user.tenant_id)
 
+    @app.before_request
+    def _refuse_control_chars():
+        # One check for every form and query string, so no text field anywhere can carry a NUL byte into
+        # PostgreSQL (a 500). The API checks its query strings and JSON bodies itself, in problem+json.
+        if request.path.startswith(("/static/", "/api/")):
+            return
+        try:
+            check_texts(_request_texts())
+        except BadInput as e:
+            abort(400, description=str(e.message))
+
     @app.teardown_request
     def _close_tenant_scope(exc):
         token = g.pop("_tenant_token", None)
@@ -73,6 +106,9 @@ def init_app(app):
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        if current_app.config.get("BASE_URL", "").startswith("https://"):
+            # Only when served over https: a browser that saw this on http://127.0.0.1 would refuse plain http.
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         return add_vary(response)
 
     @app.context_processor
@@ -93,18 +129,42 @@ def init_app(app):
     app.register_error_handler(NotAllowed, _not_allowed)
 
 
+def _request_texts():
+    """Every text a person or script sent in this request: query string, form fields, path parts."""
+    yield request.path
+    for key, value in request.args.items(multi=True):
+        yield key
+        yield value
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        for key, value in request.form.items(multi=True):
+            yield key
+            yield value
+        for key, upload in request.files.items(multi=True):
+            yield key
+            yield upload.filename or ""
+
+
 def load_user(user_id: str):
+    """The user of a session or remember cookie: "id:nonce:session secret" (see User.get_id), while the
+    account is active, its password unchanged (nonce) and that browser session not signed out (UserSession)."""
     from app.accounts.models import User
+    from app.accounts.services import check_session
 
     try:
-        uid, nonce = user_id.split(":", 1)
+        uid, nonce, token = user_id.split(":", 2)
         uid = int(uid)
     except (ValueError, AttributeError):
+        return None  # also cookies from before sessions were kept on the server: sign in again
+    if uid > MAX_DB_INT:
         return None
+    # No tenant is in scope yet: find the user across tenants, then scope the session lookup to its tenant.
     user = db.session.execute(all_tenants(select(User).where(User.id == uid))).scalar_one_or_none()
     if user is None or not user.active or user.session_nonce != nonce:
         return None
     set_current_tenant(user.tenant_id)
+    if not check_session(user, token):
+        set_current_tenant(None)
+        return None
     return user
 
 

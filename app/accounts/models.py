@@ -7,7 +7,7 @@ from datetime import datetime
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask_login import UserMixin
-from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, ForeignKeyConstraint, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db_types import JSONType, UTCDateTime, utcnow
@@ -57,7 +57,7 @@ class User(UserMixin, TenantScoped, db.Model):
     role: Mapped[str] = mapped_column(String(16), default="member")
     language: Mapped[str] = mapped_column(String(8), default="zh_CN")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    # Changes whenever the password changes or the user is deactivated: old sessions end.
+    # Changes whenever the password changes or the user is deactivated: every old session ends at once.
     session_nonce: Mapped[str] = mapped_column(String(32), default=lambda: secrets.token_hex(8))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -66,8 +66,13 @@ class User(UserMixin, TenantScoped, db.Model):
 
     __table_args__ = (UniqueConstraint("tenant_id", "id"),)
 
+    # The secret of the browser session this object was signed in with (see UserSession); not a column.
+    session_token = None
+
     def get_id(self) -> str:
-        return f"{self.id}:{self.session_nonce}"
+        # Flask-Login keeps this in the session cookie and in the remember cookie alike, so both carry the
+        # UserSession secret and both die when that row is deleted.
+        return f"{self.id}:{self.session_nonce}:{self.session_token or ''}"
 
     @property
     def is_active(self) -> bool:
@@ -105,6 +110,22 @@ _DUMMY_HASH = _hasher.hash("dummy-password-for-timing")
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+class UserSession(TenantScoped, db.Model):
+    """One signed-in browser. Its id is the hash of a random secret kept only in that browser's session and
+    remember cookies: signing out deletes the row, so neither cookie opens anything afterwards."""
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "user_id"], ["user.tenant_id", "user.id"], ondelete="CASCADE"),
+        Index("ix_user_session_user", "tenant_id", "user_id"),
+    )
 
 
 class Invite(TenantScoped, db.Model):

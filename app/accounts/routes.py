@@ -7,24 +7,32 @@ from app.accounts import bp
 from app.accounts.forms import (ChangePasswordForm, ForgotForm, LoginForm, ProfileForm, ResetForm, SignupForm,
                                 TokenForm)
 from app.accounts.models import ApiToken, dummy_password_check
-from app.accounts.services import (create_api_token, create_tenant, email_taken, find_user_by_email,
-                                   make_reset_token, user_for_reset_token)
+from app.accounts.services import (create_api_token, create_tenant, email_taken, end_all_sessions, end_session,
+                                   find_user_by_email, make_reset_token, normalize_email, start_session,
+                                   user_for_reset_token)
 from app.db_types import utcnow
 from app.extensions import db, limiter
 from app.mail import send_mail
 from app.tenancy import set_current_tenant
+from app.web import local_path
 
 
 def _safe_next(default: str) -> str:
-    target = request.args.get("next") or ""
-    # Only local paths: never redirect a freshly signed-in user to another site.
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return default
+    # Only paths of this site: never redirect a freshly signed-in user to another one.
+    return local_path(request.args.get("next")) or default
+
+
+def _sign_in(user, remember: bool = False) -> None:
+    """Open a server-side session for this browser and commit it, then set the cookies."""
+    start_session(user, request.user_agent.string)
+    db.session.commit()
+    login_user(user, remember=remember)
 
 
 def _login_account_key() -> str:
-    return "login:" + (request.form.get("email") or "").strip().lower()
+    # The same normal form the lookup uses: a full-width or otherwise disguised spelling of one address
+    # must count against that account's limit, not start a fresh one.
+    return "login:" + normalize_email(request.form.get("email") or "")
 
 
 @bp.route("/signup", methods=["GET", "POST"])
@@ -46,7 +54,7 @@ def signup():
             tenant, user = create_tenant(form.company.data, form.name.data, form.email.data, form.password.data,
                                          form.language.data, form.template.data)
             db.session.commit()
-            login_user(user)
+            _sign_in(user)
             flash(_("Welcome to ClientCard, %(name)s. Your company account is ready.", name=user.name), "success")
             return redirect(url_for("main.home"))
     return render_template("auth/signup.html", form=form), (422 if form.errors else 200)
@@ -70,8 +78,7 @@ def login():
         else:
             set_current_tenant(user.tenant_id)
             user.last_login_at = utcnow()
-            db.session.commit()
-            login_user(user, remember=form.remember.data)
+            _sign_in(user, remember=form.remember.data)
             session.pop("lang", None)
             return redirect(_safe_next(url_for("main.home")))
     return render_template("auth/login.html", form=form), (422 if form.errors else 200)
@@ -81,6 +88,9 @@ def login():
 def logout():
     if current_user.is_authenticated:
         session["lang"] = current_user.language
+        # Delete the server-side session: a copy of the old session or remember cookie opens nothing now.
+        end_session(current_user._get_current_object())
+        db.session.commit()
     logout_user()
     flash(_("You are signed out."), "info")
     return redirect(url_for("auth.login"))
@@ -115,6 +125,7 @@ def reset_password(token):
     form.email = type("E", (), {"data": user.email})()  # lets the password rules see the email
     if form.validate_on_submit():
         user.set_password(form.password.data)
+        end_all_sessions(user)
         db.session.commit()
         flash(_("Your password is changed. Sign in with the new one."), "success")
         return redirect(url_for("auth.login"))
@@ -147,6 +158,7 @@ def change_password():
             form.current.errors.append(_("The current password is wrong."))
         else:
             current_user.set_password(form.password.data)
+            end_all_sessions(current_user._get_current_object(), keep_current=True)
             db.session.commit()
             # The nonce changed: sign this session in again (with the user, not the proxy); others end.
             login_user(current_user._get_current_object())
@@ -204,7 +216,7 @@ def accept_invite(token):
     if form.validate_on_submit():
         user = accept(invite, form.name.data.strip(), form.password.data, form.language.data)
         db.session.commit()
-        login_user(user)
+        _sign_in(user)
         session.pop("lang", None)
         flash(_("Welcome to %(company)s on ClientCard, %(name)s.", company=user.tenant.name, name=user.name),
               "success")

@@ -1,20 +1,30 @@
-"""Account services: sign-up, sign-in lookups, password reset tokens, API tokens."""
+"""Account services: sign-up, sign-in lookups, browser sessions, password reset tokens, API tokens."""
 from __future__ import annotations
 
 import secrets
 import unicodedata
+from datetime import timedelta
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
-from app.accounts.models import ApiToken, AuditRecord, Tenant, User, hash_token
+from app.accounts.models import ApiToken, AuditRecord, Tenant, User, UserSession, hash_token
 from app.db_types import utcnow
 from app.extensions import db
 from app.tenancy import all_tenants, set_current_tenant
+from app.text_input import strip_control_chars
 
 
 def normalize_email(email: str) -> str:
+    """The one form of an email used to store, look up and rate-limit it (full-width letters, 。, case, spaces)."""
+    from app.values import InvalidValue, parse_value
+
+    try:
+        # The form's email parser first, so the raw text of a request ends up exactly as the parsed form field.
+        email = parse_value("email", email or "") or ""
+    except InvalidValue:
+        pass
     return unicodedata.normalize("NFKC", email or "").strip().lower()
 
 
@@ -59,6 +69,65 @@ def add_user(email: str, password: str, role: str = "member", name: str = "", la
     return user
 
 
+# ---------------------------------------------------------------- browser sessions
+
+# last_seen_at is written at most this often: a page view must not turn into a database write.
+SESSION_TOUCH_SECONDS = 300
+
+
+def session_lifetime() -> timedelta:
+    """How long an unused session stays valid: as long as the remember cookie lasts."""
+    lifetime = current_app.config.get("REMEMBER_COOKIE_DURATION") or timedelta(days=365)
+    return lifetime if isinstance(lifetime, timedelta) else timedelta(seconds=int(lifetime))
+
+
+def start_session(user: User, user_agent: str = "") -> str:
+    """Open a server-side session for a browser signing in; sets user.session_token for login_user()."""
+    now = utcnow()
+    # Sessions never signed out of (a closed browser) are pruned here rather than by a periodic job.
+    db.session.execute(delete(UserSession).where(UserSession.tenant_id == user.tenant_id,
+                                                 UserSession.user_id == user.id,
+                                                 UserSession.last_seen_at < now - session_lifetime()))
+    token = secrets.token_urlsafe(32)
+    db.session.add(UserSession(id=hash_token(token), tenant_id=user.tenant_id, user_id=user.id,
+                               created_at=now, last_seen_at=now, user_agent=strip_control_chars(user_agent or "")[:200]))
+    user.session_token = token
+    return token
+
+
+def check_session(user: User, token: str) -> bool:
+    """Whether this browser session of the user is still open; notes that it was seen (tenant must be set)."""
+    if not token:
+        return False
+    row = db.session.execute(select(UserSession).where(UserSession.id == hash_token(token),
+                                                       UserSession.user_id == user.id)).scalar_one_or_none()
+    if row is None:
+        return False
+    now = utcnow()
+    if now - row.last_seen_at > session_lifetime():
+        return False
+    if (now - row.last_seen_at).total_seconds() > SESSION_TOUCH_SECONDS:
+        row.last_seen_at = now
+        db.session.commit()
+    user.session_token = token
+    return True
+
+
+def end_session(user: User) -> None:
+    """Sign out the browser session the user object was loaded with."""
+    if user.session_token:
+        db.session.execute(delete(UserSession).where(UserSession.tenant_id == user.tenant_id,
+                                                     UserSession.id == hash_token(user.session_token)))
+
+
+def end_all_sessions(user: User, keep_current: bool = False) -> None:
+    """Sign the user out everywhere (password change, reset, deactivation), or everywhere else."""
+    stmt = delete(UserSession).where(UserSession.tenant_id == user.tenant_id, UserSession.user_id == user.id)
+    if keep_current and user.session_token:
+        stmt = stmt.where(UserSession.id != hash_token(user.session_token))
+    db.session.execute(stmt)
+
+
 def _reset_serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="password-reset")
 
@@ -91,12 +160,23 @@ def create_api_token(user: User, name: str = "") -> str:
     return token
 
 
+def api_token_row(token: str) -> ApiToken | None:
+    """The unrevoked token row of a bearer token, looked up once per request (the rate limit asks first)."""
+    from flask import has_request_context, request
+
+    key = hash_token(token or "")
+    # Kept with the request itself (flask.g can outlive a request in tests).
+    cache = request.environ.setdefault("clientcard.api_token_rows", {}) if has_request_context() else {}
+    if key not in cache:
+        row = db.session.execute(all_tenants(select(ApiToken).where(ApiToken.token_hash == key))).scalar_one_or_none()
+        cache[key] = row if row is not None and row.revoked_at is None else None
+    return cache[key]
+
+
 def user_for_api_token(token: str) -> User | None:
     """The active user behind a bearer token (sets the tenant scope), or None."""
-    row = db.session.execute(
-        all_tenants(select(ApiToken).where(ApiToken.token_hash == hash_token(token or "")))
-    ).scalar_one_or_none()
-    if row is None or row.revoked_at is not None:
+    row = api_token_row(token)
+    if row is None:
         return None
     user = db.session.execute(all_tenants(select(User).where(User.id == row.user_id))).scalar_one_or_none()
     if user is None or not user.active:

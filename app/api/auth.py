@@ -1,7 +1,6 @@
 """Bearer-token sign-in, per-token rate limits, body limits and role checks for the API."""
 from __future__ import annotations
 
-import json
 import time
 from functools import wraps
 
@@ -11,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 from app.accounts.models import ADMIN_ROLES, EDITOR_ROLES, hash_token
 from app.extensions import limiter
 from app.tenancy import set_current_tenant
+from app.text_input import BadInput, check_texts, load_json
 
 # Routes under /api/v1 that answer without a token (the OpenAPI document).
 PUBLIC_ENDPOINTS = {"api.openapi"}
@@ -40,9 +40,12 @@ def bearer_token() -> str | None:
 
 
 def rate_limit_key() -> str:
-    """Per token (its hash, never the token itself); requests without one share a per-address bucket."""
+    """Per real token (its hash, never the token itself); requests without one, or with a made-up or revoked
+    one, share a per-address bucket, so guessing tokens is throttled and leaves one key per address."""
+    from app.accounts.services import api_token_row
+
     token = bearer_token()
-    if token:
+    if token and api_token_row(token) is not None:
         return "api-token:" + hash_token(token)
     return "api-ip:" + (request.remote_addr or "unknown")
 
@@ -75,9 +78,15 @@ def authenticate():
     g._login_user = AnonymousUserMixin()
     g.api_user = None
     limit = current_app.config.get("API_MAX_BODY") or MAX_BODY_BYTES
-    request.max_content_length = limit  # also bounds chunked bodies that send no Content-Length
     if request.content_length is not None and request.content_length > limit:
         api_abort(413)
+    if request.content_length is None:
+        # A chunked body has no length to check up front, and werkzeug silently cuts a stream at
+        # max_content_length (the JSON would then look broken: 400). Allow one byte more and look.
+        request.max_content_length = limit + 1
+        if len(request.get_data(cache=True)) > limit:
+            api_abort(413)
+    request.max_content_length = limit
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
     token = bearer_token()
@@ -87,6 +96,10 @@ def authenticate():
     set_current_tenant(user.tenant_id)
     g._login_user = user  # current_user (and with it the user's language) is the token's user
     g.api_user = user
+    try:  # after sign-in, so the message is in the token user's language
+        check_texts(value for item in request.args.items(multi=True) for value in item)
+    except BadInput as e:
+        api_abort(400, e.message)
     return None
 
 
@@ -133,8 +146,10 @@ def json_body() -> dict:
         api_abort(415)
     raw = request.get_data(cache=True)
     try:
-        data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant) if raw.strip() else None
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        data = load_json(raw.decode("utf-8"), parse_constant=_reject_constant) if raw.strip() else None
+    except BadInput as e:
+        api_abort(400, e.message)
+    except (ValueError, UnicodeDecodeError):
         api_abort(400, _("The body is not valid JSON."))
     if not isinstance(data, dict):
         api_abort(422, _("The body must be a JSON object."), errors={})

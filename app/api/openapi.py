@@ -31,7 +31,8 @@ RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying aga
                                "schema": {"type": "string"}}}
 
 ERRORS = {
-    "400": lambda: _problem("The body is not valid JSON."),
+    "400": lambda: _problem("The body is not valid JSON or is nested too deeply, or a text in the body or the query "
+                            "string holds a control character such as NUL."),
     "401": lambda: _problem("The bearer token is missing, unknown, revoked, or its user is deactivated."),
     "403": lambda: _problem("The user's role does not allow this."),
     "404": lambda: _problem("Not found, or it belongs to another tenant."),
@@ -44,8 +45,9 @@ ERRORS = {
 
 
 def _errors(*codes: str) -> dict:
-    # Every authenticated call can be refused (401), rate limited (429) or sent too large a body (413).
-    wanted = dict.fromkeys(("401", "413", "429") + codes)
+    # Every authenticated call can be refused (401), rate limited (429), sent too large a body (413) or a
+    # query string with control characters (400).
+    wanted = dict.fromkeys(("400", "401", "413", "429") + codes)
     return {code: ERRORS[code]() for code in wanted}
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from app.accounts.models import User
 from app.extensions import db
+from app.text_input import load_json
 
 
 def timestamp(value: datetime | None) -> str | None:
@@ -114,6 +115,6 @@ def decode_cursor(cursor: str):
     """The cursor's data, or raise ValueError for anything that is not a cursor we made."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        return json.loads(raw.decode())
+        return load_json(raw.decode())  # refuses NUL (PostgreSQL) and deep nesting
     except Exception as e:
         raise ValueError("bad cursor") from e

@@ -61,10 +61,11 @@ TYPE_LABELS = {
 class TemplateError(Exception):
     """Bad input for a template change; `errors` maps the input name to a translated message."""
 
-    def __init__(self, errors: dict, blocking: list | None = None):
+    def __init__(self, errors: dict, blocking: list | None = None, status: int = 422):
         super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
         self.errors = errors
         self.blocking = blocking or []  # cards that block a type change: [{id, number, name, value, message}]
+        self.status = status  # 400 for input that is refused before it is read (nesting, control characters)
 
 
 # ---------------------------------------------------------------- small helpers

@@ -90,7 +90,7 @@ def _do(widget: str, action, *, selected=None, events=(CHANGED,), error_ctx=None
         result = action()
     except TemplateError as e:
         db.session.rollback()
-        return _render(widget, 422, selected=selected, errors=e.errors, blocking=e.blocking, **(error_ctx or {}),
+        return _render(widget, e.status, selected=selected, errors=e.errors, blocking=e.blocking, **(error_ctx or {}),
                        **ctx)
     db.session.commit()
     message = ctx.pop("message", None)

@@ -21,6 +21,7 @@ from app.card_templates.editing import (FIELDS_MAX, LABEL_MAX, OPTION_TYPES, SEC
 from app.card_templates.models import CardTemplate, FieldDef, Section
 from app.card_templates.services import load_template
 from app.extensions import db
+from app.text_input import BadInput, check_json, load_json
 
 FORMAT = "clientcard.template/1"
 MAX_BYTES = 2 * 1024 * 1024
@@ -91,10 +92,14 @@ def _where(section_label: str, field_label: str | None = None):
 def parse_import(raw) -> dict:
     """JSON text/bytes/dict -> dict, or TemplateError with a clear message."""
     if isinstance(raw, dict):
+        try:
+            check_json(raw)
+        except BadInput as e:
+            raise TemplateError({"file": e.message}, status=400) from None
         return raw
     if isinstance(raw, (bytes, bytearray)):
         if len(raw) > MAX_BYTES:
-            raise TemplateError({"file": _l("The file is too large (at most 2 MB).")})
+            raise TemplateError({"file": _l("The file is too large (at most 2 MB).")}, status=413)
         try:
             raw = raw.decode("utf-8-sig")
         except UnicodeDecodeError:
@@ -102,7 +107,9 @@ def parse_import(raw) -> dict:
     if not isinstance(raw, str) or not raw.strip():
         raise TemplateError({"file": _l("Choose a template file (.json) to import.")})
     try:
-        data = json.loads(raw)
+        data = load_json(raw)
+    except BadInput as e:
+        raise TemplateError({"file": e.message}, status=400) from None
     except ValueError as e:
         raise TemplateError({"file": _l("The file is not valid JSON (line %(line)d, column %(col)d).",
                                         line=getattr(e, "lineno", 0), col=getattr(e, "colno", 0))}) from None

@@ -39,6 +39,7 @@ from app.clients.models import Client, ClientFieldValue
 from app.clients.access import visible_clients
 from app.extensions import db
 from app.values import normalize_text, phone_digits
+from app.text_input import load_json
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -327,7 +328,7 @@ def _decode_cursor(cursor: str, params: ListParams):
     """(value, id) from a cursor, or None when it is malformed or does not fit the sort."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        value, client_id = json.loads(raw)
+        value, client_id = load_json(raw)  # refuses NUL (PostgreSQL) and deep nesting, as ValueError
     except (ValueError, binascii.Error, TypeError):
         return None
     if not isinstance(client_id, int) or isinstance(client_id, bool) or not 0 <= client_id <= MAX_DB_INT:

@@ -4,6 +4,7 @@ from sqlalchemy import text
 
 from app.clients.services import home_summary
 from app.extensions import db, redis_reachable
+from app.web import local_path
 from app.main import bp
 
 
@@ -35,7 +36,7 @@ def set_language(code):
 
         parts = urlparse(target)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return redirect(target)
+    return redirect(local_path(target) or url_for("main.index"))
 
 
 @bp.route("/healthz")

@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from app.accounts.models import ROLES, AuditRecord, Invite, User, hash_token
-from app.accounts.services import email_taken, normalize_email
+from app.accounts.services import email_taken, end_all_sessions, normalize_email
 from app.db_types import utcnow
 from app.clients.handover import hand_over
 from app.clients.models import Client, ClientCoOwner
@@ -100,6 +100,7 @@ def deactivate(actor: User, target: User) -> bool:
                            name=target.display_name))
     target.active = False
     target.session_nonce = secrets.token_hex(8)  # every open session of theirs ends now
+    end_all_sessions(target)
     _audit(actor, "user.deactivate", target.email, user_id=target.id)
     return True
 

@@ -8,7 +8,7 @@ from app.accounts.models import ApiToken, User
 from app.db_types import utcnow
 from app.extensions import db
 from app.tenancy import tenant_context
-from tests.api.conftest import new_client
+from tests.api.conftest import Api, new_client
 
 PROBLEM = "application/problem+json"
 
@@ -224,4 +224,29 @@ def test_errors_never_leak_as_500_for_bad_input(team_a, api_for):
     for method, url, body in cases:
         r = api.open(method, url, json=body)
         assert r.status_code < 500, (method, url, r.get_data(as_text=True))
-        assert r.status_code in (200, 404, 409, 422), (method, url, r.status_code)
+        assert r.status_code in (200, 400, 404, 409, 422), (method, url, r.status_code)
+
+
+def test_made_up_tokens_share_the_per_address_budget(app, team_a, api_for):
+    from app.extensions import redis_client
+
+    app.config["API_LIMIT"] = "3 per minute"
+    try:
+        guesser = Api(app.test_client(), None)
+        redis = redis_client()
+        before = len(redis.keys("*")) if redis else 0
+        for n in range(3):
+            guesser.token = f"cc_made-up-{n}"
+            assert_problem(guesser.get("/clients"), 401)
+        guesser.token = "cc_made-up-again"
+        r = guesser.get("/clients")
+        assert_problem(r, 429)  # a new guess does not bring a new budget
+        assert int(r.headers["Retry-After"]) >= 1
+        guesser.token = None
+        assert_problem(guesser.get("/clients"), 429)  # the same address, with no token at all
+        if redis:
+            assert len(redis.keys("*")) - before <= 1  # one key for the address, none per guessed token
+        # A real token keeps its own budget, from the same address.
+        assert api_for(team_a.owner).get("/clients").status_code == 200
+    finally:
+        app.config["API_LIMIT"] = "600 per minute"
