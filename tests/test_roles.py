@@ -587,3 +587,207 @@ def test_every_rule_has_an_expectation(app):
     stale = [f"{m} {e}" for e, m in EXPECT if e not in app.view_functions]
     assert not missing, "routes without an entry in tests/test_roles.py EXPECT:\n  " + "\n  ".join(sorted(missing))
     assert not stale, "EXPECT names endpoints that no longer exist:\n  " + "\n  ".join(stale)
+
+
+# ---------------------------------------------------------------- the rules the walk cannot show by status alone
+
+def _api(app, t: Tenant, role: str, method: str, url: str, body=None):
+    r = app.test_client().open("/api/v1" + url, method=method, json=body,
+                               headers={"Authorization": f"Bearer {t.tokens[role]}"})
+    set_current_tenant(None)
+    return r
+
+
+def _state(t: Tenant, card_id: int) -> dict:
+    from app.clients.models import Client
+
+    with tenant_context(t.bundle.id):
+        c = _db.session.get(Client, card_id)
+        out = {"version": c.version, "owner_id": c.owner_id, "co_owner_ids": sorted(c.co_owner_ids),
+               "values": dict(c.values or {})}
+        _db.session.rollback()
+    return out
+
+
+def _add_co_owner(t: Tenant, c: Card, user_id: int) -> None:
+    from app.accounts.models import User
+    from app.clients.models import Client
+    from app.clients.services import update_client
+
+    with tenant_context(t.bundle.id):
+        client = _db.session.get(Client, c.id)
+        update_client(_db.session.get(User, t.users["owner"]), client, version=client.version,
+                      co_owner_ids=[*client.co_owner_ids, user_id])
+        _db.session.commit()
+    c.co_owner_ids = (*c.co_owner_ids, user_id)
+
+
+@pytest.mark.parametrize("visibility", ["all", "own"])
+@pytest.mark.parametrize("role", ROLES)
+def test_lists_follow_the_visibility_setting(app, walk, visibility, role):
+    """With members_see_all off, members and viewers list only the cards they own or co-own (page, count, API)."""
+    t = walk[visibility]
+    co_owned = make_card(t, "colleague", "member", label="共管")
+    _add_co_owner(t, co_owned, t.users["member"])
+    colleague = t.shared[("colleague", role)]
+    sees_colleague = visibility == "all" or role in ADMINS
+    page = t.browsers[role].get("/clients/?limit=200").get_data(as_text=True)
+    listed = _api(app, t, role, "GET", "/clients?limit=200").get_json()
+    names = {i["name"] for i in listed["items"]}
+    assert (colleague.name in page) == sees_colleague
+    assert (colleague.name in names) == sees_colleague
+    assert (co_owned.name in names) == (sees_colleague or role == "member")
+    if role != "viewer":
+        assert t.shared[("own", role)].name in names
+    # The list never carries a sensitive value, even to those who may read it.
+    assert not [c.secret for c in t.cards.values() if c.secret and c.secret in page + _text_of(listed)]
+
+
+def _text_of(data) -> str:
+    return json.dumps(data, ensure_ascii=False)
+
+
+@pytest.mark.parametrize("role", ["member", "viewer"])
+def test_search_by_a_sensitive_value_finds_nothing_unreadable(app, walk, role):
+    """Searching for a sensitive value must not confirm which card holds it to someone who may not read it."""
+    t = walk["all"]
+    target = t.shared[("sensitive", role)]
+    page = t.browsers[role].get("/clients/", query_string={"q": target.secret}).get_data(as_text=True)
+    listed = _api(app, t, role, "GET", f"/clients?q={target.secret}").get_json()
+    assert target.name not in page
+    assert target.name not in {i["name"] for i in listed["items"]}
+
+
+def test_search_by_a_sensitive_value_is_not_vacuous(app, walk):
+    """The same search by an admin shows the lookup itself works (else the test above proves nothing)."""
+    t = walk["all"]
+    target = t.shared[("sensitive", "admin")]
+    listed = _api(app, t, "admin", "GET", f"/clients?q={target.secret}").get_json()
+    names = {i["name"] for i in listed["items"]}
+    if target.name not in names:
+        pytest.skip("the list search does not look into sensitive values for anyone")
+    assert names == {target.name}
+
+
+def test_co_owner_reads_sensitive_fields(app, walk):
+    t = walk["all"]
+    c = make_card(t, "sensitive", "member", label="共管")
+    assert c.secret not in _text_of(_api(app, t, "member", "GET", f"/clients/{c.id}").get_json())
+    _add_co_owner(t, c, t.users["member"])
+    assert c.secret in _text_of(_api(app, t, "member", "GET", f"/clients/{c.id}").get_json())
+    r = t.browsers["member"].post(f"/clients/{c.id}/sections/{SENSITIVE_SECTION}/reveal", data={"reason": "拜访"})
+    assert r.status_code == 200 and c.secret in r.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("field_name", ["owner", "co_owners"])
+def test_a_viewer_never_owns_a_card(app, walk, field_name):
+    t = walk["all"]
+    c = make_card(t, "own", "admin")
+    before = _state(t, c.id)
+    value = t.users["viewer"] if field_name == "owner" else [t.users["viewer"]]
+    r = _api(app, t, "admin", "PATCH", f"/clients/{c.id}", {"version": before["version"], field_name: value})
+    assert r.status_code == 422, r.get_json()
+    assert field_name in r.get_json()["errors"]
+    # Nor by the header form, nor when creating a card.
+    form = {"version": before["version"], "name": c.name, "stage": "潜在", "owner_id": t.users["admin"]}
+    form["owner_id" if field_name == "owner" else "co_owner_ids"] = t.users["viewer"]
+    assert t.browsers["admin"].post(f"/clients/{c.id}/header", data=form).status_code == 422
+    created = _api(app, t, "admin", "POST", "/clients", {"name": "给财务的客户", "fields": REQUIRED,
+                                                          "allow_duplicate": True, field_name: value})
+    assert created.status_code == 422, created.get_json()
+    assert _state(t, c.id) == before
+
+
+def test_a_member_cannot_make_themselves_co_owner_of_a_colleagues_card(app, walk):
+    t = walk["all"]
+    c = make_card(t, "sensitive", "member")
+    before = _state(t, c.id)
+    me = t.users["member"]
+    r = _api(app, t, "member", "PATCH", f"/clients/{c.id}", {"version": before["version"], "co_owners": [me]})
+    assert r.status_code == 403, r.get_json()
+    assert c.secret not in _text_of(r.get_json())
+    form = {"version": before["version"], "name": c.name, "stage": "潜在", "owner_id": c.owner_id,
+            "co_owner_ids": me}
+    r = t.browsers["member"].post(f"/clients/{c.id}/header", data=form)
+    assert r.status_code == 403
+    assert c.secret not in r.get_data(as_text=True)
+    # Nor take the card over, nor through a bulk action.
+    r = _api(app, t, "member", "PATCH", f"/clients/{c.id}", {"version": before["version"], "owner": me})
+    assert r.status_code == 403
+    t.browsers["member"].post("/clients/bulk", data={"action": "owner", "to_owner": me, "ids": c.id})
+    assert _state(t, c.id) == before
+    # The same member may change the co-owners of a card they own.
+    mine = make_card(t, "own", "member")
+    r = _api(app, t, "member", "PATCH", f"/clients/{mine.id}",
+             {"version": _state(t, mine.id)["version"], "co_owners": [t.users["member2"]]})
+    assert r.status_code == 200 and _state(t, mine.id)["co_owner_ids"] == [t.users["member2"]]
+
+
+@pytest.mark.parametrize("value", ["current", "new", "clear"])
+def test_a_member_cannot_write_a_sensitive_field_of_a_colleagues_card(app, walk, value):
+    """403 before any comparison: not even the unchanged version may confirm a guessed value."""
+    t = walk["all"]
+    c = make_card(t, "sensitive", "member")
+    before = _state(t, c.id)
+    sent = {"current": c.secret, "new": "新的机密住址", "clear": None}[value]
+    r = _api(app, t, "member", "PATCH", f"/clients/{c.id}",
+             {"version": before["version"], "fields": {SENSITIVE_FIELD: sent}})
+    assert r.status_code == 403, r.get_json()
+    assert c.secret not in _text_of(r.get_json())
+    assert _state(t, c.id) == before
+    # A stale version gets the same answer (no 409 with the card attached).
+    r = _api(app, t, "member", "PATCH", f"/clients/{c.id}",
+             {"version": before["version"] - 1 if before["version"] > 1 else 99, "fields": {SENSITIVE_FIELD: sent}})
+    assert r.status_code == 403 and c.secret not in _text_of(r.get_json())
+    # The card's owner may.
+    mine = make_card(t, "own", "member")
+    r = _api(app, t, "member", "PATCH", f"/clients/{mine.id}",
+             {"version": _state(t, mine.id)["version"], "fields": {SENSITIVE_FIELD: "新的机密住址"}})
+    assert r.status_code == 200
+
+
+def test_a_member_cannot_write_a_sensitive_field_through_the_section_form(app, walk):
+    t = walk["all"]
+    c = make_card(t, "sensitive", "member")
+    before = _state(t, c.id)
+    r = t.browsers["member"].post(f"/clients/{c.id}/sections/{SENSITIVE_SECTION}",
+                                  data={"version": before["version"], input_name(SENSITIVE_FIELD): "新的机密住址"})
+    assert r.status_code in (302, 403)
+    assert _state(t, c.id)["values"][SENSITIVE_FIELD] == c.secret
+
+
+def test_a_member_cannot_revert_a_sensitive_change_of_a_colleagues_card(app, walk):
+    from app.accounts.models import User
+    from app.clients.models import Client, ClientChange
+    from app.clients.services import update_client
+
+    t = walk["all"]
+    c = make_card(t, "sensitive", "member")
+    with tenant_context(t.bundle.id):
+        client = _db.session.get(Client, c.id)
+        update_client(_db.session.get(User, t.users["owner"]), client, version=client.version,
+                      fields={SENSITIVE_FIELD: "改过的机密住址"})
+        _db.session.commit()
+        change_id = _db.session.scalars(select(ClientChange.id).where(ClientChange.client_id == c.id)
+                                        .order_by(ClientChange.id.desc())).first()
+    before = _state(t, c.id)
+    r = t.browsers["member"].post(f"/clients/{c.id}/history/{change_id}/revert",
+                                  data={"version": before["version"], "key": SENSITIVE_FIELD})
+    assert r.status_code in (403, 404)
+    assert c.secret not in r.get_data(as_text=True)
+    assert _state(t, c.id) == before
+
+
+def test_the_view_log_is_for_admins_only(app, walk):
+    """Opening a card is logged; admins read the log, the others get 403 on every face of it."""
+    t = walk["all"]
+    c = t.shared[("colleague", "member")]
+    t.browsers["member"].get(f"/clients/{c.id}")
+    for role in ROLES:
+        ok = role in ADMINS
+        page = t.browsers[role].get(f"/clients/{c.id}/views")
+        by_user = t.browsers[role].get(f"/clients/view-log?user={t.users['member']}")
+        api = _api(app, t, role, "GET", f"/clients/{c.id}/views")
+        assert (page.status_code, by_user.status_code, api.status_code) == ((200,) * 3 if ok else (403,) * 3), role
+        if ok:
+            assert api.get_json()["total"] >= 1
