@@ -254,8 +254,25 @@ def make_card(t: Tenant, obj: str, role: str, *, label: str = "") -> Card:
         fields[SENSITIVE_FIELD] = secret
     c = factories.client(t.bundle, name, owner_id=owner_id, fields=fields)
     made = Card(_ident(c), name, owner_id, secret)
+    _backdate(t, made.id)
     t.cards[made.id] = made
     return made
+
+
+def _backdate(t: Tenant, card_id: int) -> None:
+    """Make the card's values over a year old, so visit prep lists them as stale (with their values)."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from app.clients.models import Client, ClientChange
+    from app.db_types import utcnow
+
+    long_ago = utcnow() - timedelta(days=400)
+    with tenant_context(t.bundle.id):
+        _db.session.execute(update(ClientChange).where(ClientChange.client_id == card_id).values(at=long_ago))
+        _db.session.execute(update(Client).where(Client.id == card_id).values(created_at=long_ago))
+        _db.session.commit()
 
 
 def _login(app, email) -> Browser:
@@ -529,8 +546,9 @@ class Request:
             browser = self.t.browsers[self.role]
             if self.endpoint == "auth.logout":
                 browser = _login(self.app, _email(self.t, self.role))
-            if self.exp.card:
+            if self.exp.card and reads_sensitive(self.role, self.obj) and visible(self.t, self.role, self.obj):
                 # Open the sensitive section first, as the page does: permitted users see the values after it.
+                # (Others are refused by reveal_section, which the walk checks as a route of its own.)
                 browser.post(f"/clients/{self.target.id}/sections/{SENSITIVE_SECTION}/reveal",
                              data={"reason": "拜访前核对"})
             r = browser.request(self.method, self.url(), data=self.form if self.method != "GET" else None)
@@ -791,3 +809,30 @@ def test_the_view_log_is_for_admins_only(app, walk):
         assert (page.status_code, by_user.status_code, api.status_code) == ((200,) * 3 if ok else (403,) * 3), role
         if ok:
             assert api.get_json()["total"] >= 1
+
+
+def test_a_conflict_shows_no_sensitive_change_to_a_member(app, walk):
+    """A stale save answers 409 with what changed meanwhile: a sensitive change stays masked (page and API)."""
+    from app.accounts.models import User
+    from app.clients.models import Client
+    from app.clients.services import update_client
+
+    t = walk["all"]
+    c = make_card(t, "sensitive", "member")
+    stale = _state(t, c.id)["version"]
+    with tenant_context(t.bundle.id):
+        client = _db.session.get(Client, c.id)
+        # The same change renames the card, so the member's header save conflicts with it.
+        update_client(_db.session.get(User, t.users["owner"]), client, version=client.version,
+                      name=c.name + "甲", fields={SENSITIVE_FIELD: "冲突后的机密住址"})
+        _db.session.commit()
+    r = t.browsers["member"].post(f"/clients/{c.id}/header",
+                                  data={"version": stale, "name": c.name + "新", "stage": "潜在",
+                                        "owner_id": c.owner_id})
+    api = _api(app, t, "member", "PATCH", f"/clients/{c.id}", {"version": stale, "name": c.name + "新"})
+    assert (r.status_code, api.status_code) == (409, 409)
+    for body in (r.get_data(as_text=True), _text_of(api.get_json())):
+        assert c.secret not in body and "冲突后的机密住址" not in body
+    # An admin's conflict does show it (the check above can fail).
+    admin = _api(app, t, "admin", "PATCH", f"/clients/{c.id}", {"version": stale, "name": c.name + "新"})
+    assert admin.status_code == 409 and "冲突后的机密住址" in _text_of(admin.get_json())
