@@ -1,4 +1,8 @@
-"""The value library: one parser/formatter per card field type.
+"""The value library: one parser/formatter per card field type, and FIELD_TYPES, the registry of types.
+
+FIELD_TYPES (at the end of this module) holds one entry per type with everything the rest of the app
+knows about it: label, parse, display, search text, value index kind, list sorting and filtering,
+options, the form widget and the JSON schema of its value.  Adding a type means adding one entry.
 
 Used by the HTML forms, the JSON API and the Excel import alike, so Chinese
 input formats are understood everywhere.  The *stored* form (inside the JSON
@@ -50,13 +54,12 @@ import json
 import math
 import re
 import unicodedata
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, DecimalException
+from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from flask_babel import lazy_gettext as _l
-
-FIELD_TYPES = ("text", "textarea", "number", "money", "date", "select", "multiselect", "boolean",
-               "phone", "email", "url", "person", "table")
 
 TEXT_MAX_LENGTH = 2000
 TEXTAREA_MAX_LENGTH = 20000
@@ -903,9 +906,7 @@ def _parse_table(raw, spec):
             if col is None:
                 raise InvalidValue(_l("Row %(row)s: there is no column “%(column)s”.", row=n, column=str(k)[:100]),
                                    row=n, column=str(k)[:100])
-            ctype = col.get("type") or "text"
-            if ctype not in FIELD_TYPES or ctype == "table":
-                ctype = "text"
+            ctype = column_type(col)
             try:
                 value = parse_value(ctype, cell, _column_spec(col, spec))
             except InvalidValue as e:
@@ -935,9 +936,7 @@ def _display_table(value, spec, sep="\n") -> str:
             k = str(c["key"])
             if k in row and not is_empty(row[k]):
                 seen.add(k)
-                ctype = c.get("type") or "text"
-                if ctype not in FIELD_TYPES or ctype == "table":
-                    ctype = "text"
+                ctype = column_type(c)
                 parts.append(f"{_col_label(c)}: {display_value(ctype, row[k], _column_spec(c, spec))}")
         for k, v in row.items():
             if k not in seen and not is_empty(v):
@@ -950,59 +949,31 @@ def _display_table(value, spec, sep="\n") -> str:
 # ---------------------------------------------------------------------------
 # public API
 
-_PARSERS = {
-    "text": lambda raw, spec: _parse_text(raw, spec, multiline=False),
-    "textarea": lambda raw, spec: _parse_text(raw, spec, multiline=True),
-    "number": _parse_number,
-    "money": _parse_money,
-    "date": _parse_date,
-    "select": _parse_select,
-    "multiselect": _parse_multiselect,
-    "boolean": _parse_boolean,
-    "phone": _parse_phone,
-    "email": _parse_email,
-    "url": _parse_url,
-    "person": _parse_person,
-    "table": _parse_table,
-}
-
-
 def parse_value(field_type: str, raw, spec: dict | None = None):
     """Parse user/API/import input into the normalized stored value.
 
     Returns None for empty input (None, "", whitespace, [], {} ...). Raises InvalidValue.
     """
-    if field_type not in _PARSERS:
+    if field_type not in FIELD_TYPES:
         raise ValueError(f"unknown field type {field_type!r}")
     if is_empty(raw):
         return None
-    return _PARSERS[field_type](raw, spec or {})
+    return FIELD_TYPES[field_type].parse(raw, spec or {})
 
 
 def display_value(field_type: str, value, spec: dict | None = None) -> str:
     """Human display string of a stored value (Chinese-friendly), '' for None."""
-    spec = spec or {}
     if is_empty(value):
         return ""
-    if field_type in ("text", "textarea", "phone", "email", "url", "select"):
-        return str(value)
-    if field_type == "number":
-        return _display_number(value)
-    if field_type == "money":
-        return _display_money(value)
-    if field_type == "date":
-        return _display_date(value)
-    if field_type == "boolean":
-        return "是" if value else "否"
-    if field_type == "multiselect":
-        if isinstance(value, (list, tuple)):
-            return "、".join(str(v) for v in value)
-        return str(value)
-    if field_type == "person":
-        return _display_person(value, spec)
-    if field_type == "table":
-        return _display_table(value, spec) if isinstance(value, list) else str(value)
-    return str(value)
+    ft = FIELD_TYPES.get(field_type)
+    # A stored value of an unknown type (a type removed from the code) still shows as text.
+    return ft.display(value, spec or {}) if ft else str(value)
+
+
+def column_type(col: dict) -> str:
+    """The type a table column's cells are parsed as: types a table cannot hold fall back to text."""
+    ctype = col.get("type") or "text"
+    return ctype if ctype in FIELD_TYPES and FIELD_TYPES[ctype].column else "text"
 
 
 def _plain_form(field_type, value, spec) -> str:
@@ -1022,7 +993,7 @@ def convert_value(from_type: str, to_type: str, value, spec: dict | None = None)
     """
     if from_type == to_type:
         return value
-    if to_type not in _PARSERS:
+    if to_type not in FIELD_TYPES:
         raise ValueError(f"unknown field type {to_type!r}")
     spec = spec or {}
     if is_empty(value):
@@ -1094,36 +1065,167 @@ def search_text(field_type, value, spec=None) -> str:
     spec = spec or {}
     if is_empty(value):
         return ""
-    if field_type == "table" and isinstance(value, list):
-        parts = []
-        cols = {str(c["key"]): c for c in _columns(spec)}
-        for row in value:
-            if not isinstance(row, dict):
-                continue
-            for k, v in row.items():
-                c = cols.get(str(k))
-                ctype = (c or {}).get("type") or "text"
-                if ctype not in FIELD_TYPES or ctype == "table":
-                    ctype = "text"
-                parts.append(search_text(ctype, v, _column_spec(c, spec) if c else {}))
-        return " ".join(p for p in parts if p)
-    shown = display_value(field_type, value, spec)
-    parts = [shown]
-    if field_type == "phone":
-        digits = phone_digits(value)
-        if digits and digits != shown:
-            parts.append(digits)
-    elif field_type in ("number", "money"):
+    ft = FIELD_TYPES.get(field_type)
+    if ft is None:
+        text = str(value)
+    else:
+        text = ft.search(value, spec)
+    return " ".join(unicodedata.normalize("NFKC", text).lower().split())
+
+
+def _search_shown(value, spec, field_type) -> str:
+    return display_value(field_type, value, spec)
+
+
+def _search_phone(value, spec) -> str:
+    shown = display_value("phone", value, spec)
+    digits = phone_digits(value)
+    return f"{shown} {digits}" if digits and digits != shown else shown
+
+
+def _search_numeric(field_type):
+    def search(value, spec) -> str:
+        shown = display_value(field_type, value, spec)
         plain = _plain_number(value)
-        if plain != shown:
-            parts.append(plain)
-    elif field_type == "date" and isinstance(value, str) and len(value) == 10:
+        return f"{shown} {plain}" if plain != shown else shown
+    return search
+
+
+def _search_date(value, spec) -> str:
+    shown = display_value("date", value, spec)
+    if isinstance(value, str) and len(value) == 10:
         try:
             y, m, d = (int(x) for x in value.split("-"))
-            parts.append(f"{y}年{m}月{d}日")
+            return f"{shown} {y}年{m}月{d}日"
         except ValueError:
             pass
-    elif field_type == "multiselect":
-        parts = [" ".join(str(v) for v in value)] if isinstance(value, (list, tuple)) else parts
-    text = " ".join(parts)
-    return " ".join(unicodedata.normalize("NFKC", text).lower().split())
+    return shown
+
+
+def _search_multiselect(value, spec) -> str:
+    if isinstance(value, (list, tuple)):
+        return " ".join(str(v) for v in value)
+    return display_value("multiselect", value, spec)
+
+
+def _search_table(value, spec) -> str:
+    if not isinstance(value, list):
+        return display_value("table", value, spec)
+    parts = []
+    cols = {str(c["key"]): c for c in _columns(spec)}
+    for row in value:
+        if not isinstance(row, dict):
+            continue
+        for k, v in row.items():
+            c = cols.get(str(k))
+            parts.append(search_text(column_type(c or {}), v, _column_spec(c, spec) if c else {}))
+    return " ".join(p for p in parts if p)
+
+
+def _display_multiselect(value, spec) -> str:
+    if isinstance(value, (list, tuple)):
+        return "、".join(str(v) for v in value)
+    return str(value)
+
+
+# ---------------------------------------------------------------------------
+# the registry: everything the app knows about each field type, in one entry
+
+
+@dataclass(frozen=True)
+class Widget:
+    """How a card form asks for a value of this type."""
+
+    control: str = "input"  # input | textarea | select | checkboxes | yesno | person | table
+    input_type: str = "text"
+    # Chinese formats ("50万", "¥500,000", "2024年6月30日") need the full keyboard: only phones get a keypad.
+    inputmode: str | None = None
+    attrs: tuple[tuple[str, Any], ...] = (("autocomplete", "off"),)
+
+    @property
+    def attributes(self) -> dict:
+        """Extra HTML attributes of the input (placeholder, autocomplete, ...) for xmlattr."""
+        return dict(self.attrs)
+
+
+@dataclass(frozen=True)
+class FieldType:
+    """One field type: how its values are read, shown, searched, indexed, asked for and documented."""
+
+    name: str
+    label: Any  # lazy-translated
+    parse: Callable[[Any, dict], Any]  # non-empty raw input -> stored value, or InvalidValue
+    display: Callable[[Any, dict], str]  # non-empty stored value -> text
+    search: Callable[[Any, dict], str]  # non-empty stored value -> words for the search blob
+    index: str | None  # the value index row: "num" (number column), "txt", "multi" (one txt row per item)
+    sortable: bool  # the list sorts by it (needs an index)
+    filterable: bool  # the list filters by its options
+    has_options: bool
+    widget: Widget
+    schema: dict  # JSON Schema of the stored value, as the API returns it
+    example: Any  # a stored value, for the API document and the registry's own test
+    column: bool = True  # may be the type of a table column
+
+
+def _shown(field_type):
+    return lambda value, spec: _search_shown(value, spec, field_type)
+
+
+def _str_display(value, spec) -> str:
+    return str(value)
+
+
+def _input(input_type="text", inputmode=None, **attrs) -> Widget:
+    return Widget("input", input_type, inputmode, tuple(attrs.items()) + (("autocomplete", "off"),))
+
+
+def _string(description: str, **extra) -> dict:
+    return {"type": "string", "description": description, **extra}
+
+
+FIELD_TYPES: dict[str, FieldType] = {ft.name: ft for ft in (
+    FieldType("text", _l("Text"), lambda raw, spec: _parse_text(raw, spec, multiline=False), _str_display,
+              _shown("text"), None, False, False, False, _input(),
+              _string("One line of text."), "上海市浦东新区世纪大道100号"),
+    FieldType("textarea", _l("Long text"), lambda raw, spec: _parse_text(raw, spec, multiline=True), _str_display,
+              _shown("textarea"), None, False, False, False, Widget("textarea"),
+              _string("Text with line breaks."), "每月初联系\n喜欢喝茶"),
+    FieldType("number", _l("Number"), _parse_number, lambda v, spec: _display_number(v),
+              _search_numeric("number"), "num", True, False, False, _input(),
+              {"type": "number", "description": "Input also \"1,234\", \"1.5万\", \"2亿\"."}, 1.5),
+    FieldType("money", _l("Amount (CNY)"), _parse_money, lambda v, spec: _display_money(v),
+              _search_numeric("money"), "num", True, False, False,
+              _input(placeholder=_l("e.g. 50万 or ¥500,000")),
+              {"type": "number", "description": "Yuan, 2 decimals. Input also \"50万\", \"￥500,000\", \"50万元\"."},
+              500000),
+    FieldType("date", _l("Date"), _parse_date, lambda v, spec: _display_date(v), _search_date,
+              "txt", True, False, False, _input(placeholder="2024-06-30 / 2024年6月30日"),
+              _string("YYYY-MM-DD. Input also 2024年6月30日, 2024/6/30.", format="date"), "2024-06-30"),
+    FieldType("select", _l("Choice"), _parse_select, _str_display, _shown("select"),
+              "txt", False, True, True, Widget("select"),
+              _string("One of the field's options."), "重点客户"),
+    FieldType("multiselect", _l("Multiple choice"), _parse_multiselect, _display_multiselect, _search_multiselect,
+              "multi", False, True, True, Widget("checkboxes"),
+              {"type": "array", "items": {"type": "string"}, "description": "Some of the field's options."},
+              ["重点客户", "老客户"]),
+    FieldType("boolean", _l("Yes/no"), _parse_boolean, lambda v, spec: "是" if v else "否", _shown("boolean"),
+              None, False, False, False, Widget("yesno"),
+              {"type": "boolean", "description": "Input also 是/否, 有/无, yes/no."}, True),
+    FieldType("phone", _l("Phone"), _parse_phone, _str_display, _search_phone,
+              None, False, False, False, _input("tel", "tel", placeholder="138 0013 8000 / 010-56781234"),
+              _string("13800138000, 010-56781234 or +1 415 555 1234."), "010-56781234"),
+    FieldType("email", _l("Email"), _parse_email, _str_display, _shown("email"),
+              None, False, False, False, _input(inputmode="email"),
+              _string("An email address.", format="email"), "info@example.cn"),
+    FieldType("url", _l("Web address"), _parse_url, _str_display, _shown("url"),
+              None, False, False, False, _input(inputmode="url"),
+              _string("An http(s) address.", format="uri"), "https://www.example.cn"),
+    FieldType("person", _l("Team member"), _parse_person, _display_person, _shown("person"),
+              None, False, False, False, Widget("person"),
+              {"type": "integer", "minimum": 1, "description": "A team member's user id."}, 12),
+    FieldType("table", _l("Table"), _parse_table,
+              lambda v, spec: _display_table(v, spec) if isinstance(v, list) else str(v), _search_table,
+              None, False, False, False, Widget("table"),
+              {"type": "array", "items": {"type": "object"}, "description": "Rows: objects keyed by column key."},
+              [{"kind": "办事处", "city": "上海"}], column=False),
+)}

@@ -85,8 +85,8 @@ def spec_for(t):
 
 
 def test_field_types():
-    assert FIELD_TYPES == ("text", "textarea", "number", "money", "date", "select", "multiselect", "boolean",
-                           "phone", "email", "url", "person", "table")
+    assert tuple(FIELD_TYPES) == ("text", "textarea", "number", "money", "date", "select", "multiselect", "boolean",
+                                  "phone", "email", "url", "person", "table")
 
 
 @pytest.mark.parametrize("t", FIELD_TYPES)

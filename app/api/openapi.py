@@ -8,6 +8,11 @@ from app.values import FIELD_TYPES
 PROBLEM = "application/problem+json"
 
 
+def value_schema_name(field_type: str) -> str:
+    """The component name of a field type's value schema, e.g. MoneyValue."""
+    return f"{field_type.capitalize()}Value"
+
+
 def _ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
 
@@ -125,12 +130,18 @@ SCHEMAS = {
         "type": "object", "required": ["id", "email"],
         "properties": {"id": {"type": "integer"}, "email": {"type": "string"}},
     },
+    # What the API returns: a value of one of the field types (their schemas come from the registry).
     "FieldValue": {
-        "description": "text-like types: string; number, money: number (input also \"50万\", \"￥500,000\"); "
-                       "date: \"YYYY-MM-DD\" (input also 2024年6月30日, 2024/6/30); select: the option string; "
-                       "multiselect: list of strings; boolean: true/false (input also 是/否); table: list of "
-                       "objects keyed by column key; person: a user id.",
+        "description": "A stored value; its shape depends on the field's type (see the *Value schemas).",
+        "anyOf": [_ref(value_schema_name(name)) for name in FIELD_TYPES],
     },
+    # What the API accepts is wider: the value library also reads Chinese formats, so input is not constrained here.
+    "FieldInput": {
+        "description": "A value as FieldValue, or text the field's type reads: number, money \"50万\", "
+                       "\"￥500,000\"; date 2024年6月30日, 2024/6/30; boolean 是/否; multiselect \"A、B\"; "
+                       "person a user id or a unique name. null clears the value.",
+    },
+    **{value_schema_name(name): {**ft.schema, "examples": [ft.example]} for name, ft in FIELD_TYPES.items()},
     "Client": {
         "type": "object",
         "required": ["id", "number", "name", "stage", "grade", "grade_source", "owner", "co_owners", "tags",
@@ -159,7 +170,7 @@ SCHEMAS = {
             "owner": {"type": "integer", "description": "User id; default: the token's user."},
             "co_owners": {"type": "array", "items": {"type": "integer"}},
             "tags": {"type": "array", "items": {"type": "string"}},
-            "fields": {"type": "object", "additionalProperties": _ref("FieldValue")},
+            "fields": {"type": "object", "additionalProperties": _ref("FieldInput")},
             "allow_duplicate": {"type": "boolean", "default": False},
         },
     },
@@ -170,7 +181,7 @@ SCHEMAS = {
             "name": {"type": "string"}, "stage": {"type": "string"}, "owner": {"type": "integer"},
             "co_owners": {"type": "array", "items": {"type": "integer"}},
             "tags": {"type": ["array", "null"], "items": {"type": "string"}},
-            "fields": {"type": "object", "additionalProperties": _ref("FieldValue"),
+            "fields": {"type": "object", "additionalProperties": _ref("FieldInput"),
                        "description": "Merged key by key: null clears a value, keys left out are untouched."},
         },
     },

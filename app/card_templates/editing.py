@@ -47,15 +47,10 @@ OPTION_MAX = 100
 FIELDS_MAX = 300  # active fields of a template
 SECTIONS_MAX = 60
 COLUMNS_MAX = 30
-OPTION_TYPES = ("select", "multiselect")
+OPTION_TYPES = tuple(name for name, ft in FIELD_TYPES.items() if ft.has_options)
 FLAGS = ("required", "sensitive", "in_brief", "identifier", "yearly_reminder")
 
-TYPE_LABELS = {
-    "text": _l("Text"), "textarea": _l("Long text"), "number": _l("Number"), "money": _l("Amount (CNY)"),
-    "date": _l("Date"), "select": _l("Choice"), "multiselect": _l("Multiple choice"), "boolean": _l("Yes/no"),
-    "phone": _l("Phone"), "email": _l("Email"), "url": _l("Web address"), "person": _l("Team member"),
-    "table": _l("Table"),
-}
+TYPE_LABELS = {name: ft.label for name, ft in FIELD_TYPES.items()}
 
 
 class TemplateError(Exception):
@@ -292,7 +287,7 @@ def clean_columns(raw, errors: dict, name: str = "columns", current: list | None
         if len(label) > LABEL_MAX or len(label_en) > LABEL_MAX:
             errors[name] = _l("Column %(n)d: use at most %(max)d characters for the label.", n=n, max=LABEL_MAX)
             return out
-        if ctype not in FIELD_TYPES or ctype == "table":
+        if ctype not in FIELD_TYPES or not FIELD_TYPES[ctype].column:
             errors[name] = _l("Column %(n)d: choose a field type other than table.", n=n)
             return out
         key = clean_text(col.get("key"))

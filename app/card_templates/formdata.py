@@ -5,6 +5,8 @@ import re
 
 from werkzeug.datastructures import MultiDict
 
+from app.values import FIELD_TYPES
+
 PREFIX = "f."
 
 
@@ -19,9 +21,11 @@ def raw_from_form(fields, form: MultiDict) -> dict:
     raw = {}
     for fd in fields:
         name = input_name(fd.key)
-        if fd.type == "multiselect":
+        # What the form sends depends on the widget that asked for the value.
+        control = FIELD_TYPES[fd.type].widget.control if fd.type in FIELD_TYPES else "input"
+        if control == "checkboxes":
             raw[fd.key] = [v for v in form.getlist(name) if v.strip()]
-        elif fd.type == "table":
+        elif control == "table":
             rows: dict[int, dict] = {}
             pattern = re.compile(re.escape(name) + r"\.(\d+)\.([a-z][a-z0-9_]*)$")
             removed = set(form.getlist(name + ".remove"))

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.db_types import JSONType, UTCDateTime, utcnow
 from app.extensions import db
 from app.tenancy import TenantScoped
+from app.values import FIELD_TYPES, FieldType
 
 
 def _english() -> bool:
@@ -116,6 +117,11 @@ class FieldDef(Translated, TenantScoped, db.Model):
         """The value-library spec of this field (see app.values.parse_value)."""
         return {"options": list(self.options or []), "retired_options": list(self.retired_options or []),
                 "columns": list(self.columns or []), **extra}
+
+    @property
+    def field_type(self) -> FieldType:
+        """This field's entry in the value library's registry (text for a type the code no longer knows)."""
+        return FIELD_TYPES.get(self.type) or FIELD_TYPES["text"]
 
     def option_label(self, option: str) -> str:
         if _english():

@@ -16,10 +16,8 @@ from app.card_templates.services import fields_by_key
 from app.clients.models import Client, ClientFieldValue, ClientMatchKey
 from app.extensions import db
 from app.tenancy import current_tenant_id
-from app.values import display_value, is_empty, normalize_company_name, normalize_text, phone_digits, search_text
-
-INDEXED_NUM_TYPES = ("number", "money")
-INDEXED_TXT_TYPES = ("date", "select", "multiselect")
+from app.values import (FIELD_TYPES, display_value, is_empty, normalize_company_name, normalize_text, phone_digits,
+                        search_text)
 
 
 def _shareable(fields: Iterable[FieldDef]) -> list[FieldDef]:
@@ -108,13 +106,15 @@ def field_value_rows(template: CardTemplate, values: dict) -> list[tuple[str, fl
 def _field_value_rows(fd: FieldDef, value) -> list[tuple[str, float | None, str | None]]:
     if fd.sensitive or is_empty(value):
         return []
-    if fd.type in INDEXED_NUM_TYPES:
+    ft = FIELD_TYPES.get(fd.type)
+    index = ft.index if ft else None
+    if index == "num":
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return [(fd.key, float(value), None)]
-    elif fd.type == "multiselect":
+    elif index == "multi":
         return [(fd.key, None, o[:200]) for o in dict.fromkeys(value if isinstance(value, list) else [value])
                 if isinstance(o, str)]
-    elif fd.type in INDEXED_TXT_TYPES and isinstance(value, str):
+    elif index == "txt" and isinstance(value, str):
         return [(fd.key, None, value[:200])]
     return []
 

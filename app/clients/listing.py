@@ -38,15 +38,15 @@ from app.db_types import MAX_DB_INT
 from app.clients.models import Client, ClientFieldValue
 from app.clients.access import visible_clients
 from app.extensions import db
-from app.values import normalize_text, phone_digits
+from app.values import FIELD_TYPES, normalize_text, phone_digits
 from app.text_input import load_json
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 ARCHIVED_CHOICES = ("active", "archived", "all")
 BUILTIN_SORTS = ("name", "number", "updated", "grade", "completeness")
-SORT_FIELD_TYPES = ("number", "money", "date")
-FILTER_FIELD_TYPES = ("select", "multiselect")
+SORT_FIELD_TYPES = tuple(name for name, ft in FIELD_TYPES.items() if ft.sortable)
+FILTER_FIELD_TYPES = tuple(name for name, ft in FIELD_TYPES.items() if ft.filterable)
 # Keys of the list state, in the order they appear in a canonical query string.
 STATE_KEYS = ("q", "stage", "grade", "owner", "tag", "archived", "field", "option", "sort", "dir", "limit")
 _KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -312,9 +312,15 @@ def _sort_expr(params: ListParams, fields):
     if params.sort == "grade":
         return Client.grade, True, "str"
     fd = _field_map(fields).get(params.sort)
-    if fd is not None and fd.type == "date":
+    if fd is not None and _index_kind(fd) == "txt":
         return Client.values[params.sort].as_string(), True, "str"
     return Client.values[params.sort].as_float(), True, "float"
+
+
+def _index_kind(fd: FieldDef) -> str | None:
+    """Which value index column a field's values sort by ("num" or "txt")."""
+    ft = FIELD_TYPES.get(fd.type)
+    return ft.index if ft else None
 
 
 def _encode_cursor(value, client_id: int) -> str:
@@ -384,7 +390,7 @@ def _by_field(user: User, params: ListParams, fields, columns) -> list:
     cards with a value, walking the (tenant, key, value, client) index in order, then those without, by id."""
     fd = fields.get(params.sort)
     fv = aliased(ClientFieldValue, name="fv_sort")
-    value_col = fv.txt if fd is not None and fd.type == "date" else fv.num
+    value_col = fv.txt if fd is not None and _index_kind(fd) == "txt" else fv.num
     desc = params.dir == "desc"
     want = params.limit + 1
     cursor = _decode_cursor(params.cursor, params) if params.cursor else None

@@ -40,3 +40,21 @@ def test_openapi_document_lists_every_route(app, client):
                 assert {"401", "429"} <= set(op["responses"])
             if method in ("post", "patch") and "requestBody" in op:
                 assert {"400", "415", "422"} <= set(op["responses"])
+
+
+def test_value_schemas_come_from_the_field_type_registry(client):
+    from app.api.openapi import value_schema_name
+    from app.values import FIELD_TYPES
+
+    schemas = client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]
+    for name, ft in FIELD_TYPES.items():
+        assert schemas[value_schema_name(name)] == {**ft.schema, "examples": [ft.example]}
+    assert schemas["FieldValue"]["anyOf"] == [{"$ref": f"#/components/schemas/{value_schema_name(n)}"}
+                                              for n in FIELD_TYPES]
+    assert schemas["Field"]["properties"]["type"]["enum"] == list(FIELD_TYPES)
+    assert schemas["FieldCreate"]["properties"]["type"]["enum"] == list(FIELD_TYPES)
+    # Responses carry stored values; requests also take the Chinese input forms, so they are not narrowed.
+    assert schemas["Client"]["properties"]["fields"]["additionalProperties"] == {
+        "$ref": "#/components/schemas/FieldValue"}
+    assert schemas["ClientPatch"]["properties"]["fields"]["additionalProperties"] == {
+        "$ref": "#/components/schemas/FieldInput"}

@@ -160,7 +160,8 @@ def test_random_editor_operations_never_lose_a_value(tenant_a, as_tenant, seed):
                 elif op == "restore":
                     ed.restore_field(owner, fd.key)
                 elif op == "add":
-                    ed.add_field(owner, rng.choice(sections), {"label": "New", "type": rng.choice(ed.FIELD_TYPES)})
+                    ed.add_field(owner, rng.choice(sections),
+                                 {"label": "New", "type": rng.choice(list(ed.FIELD_TYPES))})
                 elif op == "section_archive":
                     ed.archive_section(owner, rng.choice(sections))
                 elif op == "section_restore":
