@@ -50,10 +50,10 @@ def gunicorn(env: dict, log_path: Path, startup_seconds: float = 30):
             if proc.poll() is not None:
                 raise AssertionError(f"gunicorn exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
             try:
-                if requests.get(base_url + "/healthz", timeout=2).status_code == 200:
+                if requests.get(base_url + "/healthz", timeout=5).status_code == 200:
                     break
-            except requests.ConnectionError:
-                pass
+            except (requests.ConnectionError, requests.Timeout):
+                pass  # still booting (slowly, on a busy machine)
             if time.monotonic() > deadline:
                 raise AssertionError(f"gunicorn did not answer /healthz:\n{log_path.read_text()[-3000:]}")
             time.sleep(0.1)
