@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field as dc_field
 from typing import Iterable
 
+from flask import current_app
 from sqlalchemy import or_, select
 
 from app.accounts.models import ADMIN_ROLES, EDITOR_ROLES, Tenant, User
@@ -175,3 +176,24 @@ def card_view(user: User | None, client: Client, template: CardTemplate, *, reve
     return CardView(user=user, client=client, template=template, sensitive_ok=sensitive_ok,
                     can_edit=can(user, "clients.edit", client),
                     revealed=frozenset(() if isinstance(reveal, bool) else reveal), reveal_all=reveal is True)
+
+
+# ---------------------------------------------------------------- plan limits
+
+class LimitReached(NotAllowed):
+    """The tenant's plan does not allow this much (`resource`); the message carries the upgrade hint."""
+
+    def __init__(self, message="", resource: str = ""):
+        super().__init__(message)
+        self.resource = resource
+
+
+def check_limit(tenant: Tenant | None, resource: str, adding: int = 1) -> None:
+    """Raise LimitReached when adding `adding` of `resource` ("users", "clients", "share_days") would exceed the
+    tenant's plan. Every feature that creates such things calls this before it starts (one client or an import of
+    thousands alike). Without billing configured (self-hosted) there are no limits."""
+    if not current_app.config.get("STRIPE_SECRET_KEY"):
+        return
+    hook = current_app.extensions.get("plan_limits")
+    if hook is not None:
+        hook(tenant or current_tenant(), resource, adding)

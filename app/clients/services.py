@@ -182,6 +182,33 @@ def create_client(user: User, *, name: str, stage: str | None = None, owner_id: 
     return client
 
 
+class BatchInvalid(Exception):
+    """Some items of a batch did not validate; `errors` maps the item's index to its error (nothing was written)."""
+
+    def __init__(self, errors: dict[int, Exception]):
+        super().__init__(f"{len(errors)} invalid item(s)")
+        self.errors = errors
+
+
+def create_clients(user: User, items, *, template: CardTemplate | None = None, allow_duplicate: bool = False,
+                   enforce_required: bool = True) -> list[Client]:
+    """Create many cards at once (import, API batch): every item is the keyword arguments of `create_client`.
+    All or nothing: when any item fails, BatchInvalid names each failure and no card is written (the caller
+    rolls back). The bulk write path lives here so that import and the API share it."""
+    template = template or load_template()
+    created, errors = [], {}
+    for index, item in enumerate(items):
+        try:
+            with db.session.begin_nested():
+                created.append(create_client(user, template=template, allow_duplicate=allow_duplicate,
+                                             enforce_required=enforce_required, **item))
+        except (ValidationFailed, DuplicateFound, NotAllowed) as exc:
+            errors[index] = exc
+    if errors:
+        raise BatchInvalid(errors)
+    return created
+
+
 def update_client(user: User, client: Client, *, version: int | None, name: str | None = None,
                   stage: str | None = None, owner_id: int | None = None, tags=None, co_owner_ids=None,
                   fields: dict | None = None, action: str = "edit", note: str = "",
