@@ -116,6 +116,8 @@ def checkout():
         return _page({"seats": _("Enter the number of seats as a whole number.")}, 422)
     try:
         url = billing.start_checkout(current_tenant(), current_user, interval, int(seats))
+    except billing.SeatsInvalid as e:
+        return _page({"seats": str(e.message)}, 422)
     except billing.BillingError as e:
         db.session.rollback()
         billing.forget_cached()

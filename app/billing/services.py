@@ -42,6 +42,10 @@ class BillingError(Exception):
         self.message = message
 
 
+class SeatsInvalid(BillingError):
+    """The seat count is outside what can be bought."""
+
+
 class BadSignature(Exception):
     """A webhook whose Stripe-Signature does not verify (missing, malformed, foreign, stale or altered)."""
 
@@ -169,9 +173,10 @@ def save_invoice_details(tenant: Tenant, *, company_name: str, tax_id: str, addr
     """Keep the company's 发票 details; returns errors by field (nothing saved when there are any)."""
     from app.values import normalize_text
 
-    company_name = normalize_text(company_name or "")
+    # Names and addresses keep their full-width brackets: the 发票 must match the registered name exactly.
+    company_name = " ".join((company_name or "").split())
     tax_id = normalize_text(tax_id or "").replace(" ", "").upper()
-    address = normalize_text(address or "")
+    address = " ".join((address or "").split())
     errors = {}
     if len(company_name) > 200:
         errors["company_name"] = _l("Use at most %(n)d characters.", n=200)
@@ -236,7 +241,7 @@ def start_checkout(tenant: Tenant, user: User, interval: str, seats: int) -> str
     with tenant_context(tenant.id):
         used = seats_used()
     if seats < used or seats > 1000:
-        raise BillingError(_l("Choose between %(low)d and %(high)d seats (you have %(low)d active users).",
+        raise SeatsInvalid(_l("Choose between %(low)d and %(high)d seats (you have %(low)d active users).",
                               low=used, high=1000))
     customer = _customer_id(tenant, user)
     meta = {"tenant_id": str(tenant.id), "seats": str(seats), "interval": interval}
