@@ -224,10 +224,11 @@ class ReadOnlyTenant(NotAllowed):
 
 
 # Write requests (POST, PATCH, DELETE …) still allowed while a tenant is read-only: signing in and out, the
-# user's language and password, opening a sensitive section to read it (which only logs the view), billing itself
-# (to pay), and exports. A feature whose export or read is a POST adds its endpoint here.
+# user's language and password, opening a sensitive section to read it (which only logs the view), taking access
+# away (revoking an API token, deactivating a colleague who left), billing itself (to pay), and exports. A feature
+# whose export or read is a POST adds its endpoint here.
 READ_ONLY_OPEN_ENDPOINTS = {"auth.login", "auth.logout", "main.set_language", "auth.change_password",
-                            "clients.reveal_section"}
+                            "clients.reveal_section", "auth.revoke_token", "team.deactivate_user"}
 READ_ONLY_OPEN_PREFIXES = ("billing.", "static")
 
 
