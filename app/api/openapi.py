@@ -355,6 +355,10 @@ def paths() -> dict:
     }
 
 
+# Other modules of the API add their paths here (a function returning {path: item}), e.g. app/api/billing.py.
+EXTRA_PATHS: list = []
+
+
 def document() -> dict:
     """The whole OpenAPI document (a fresh copy: callers may change it)."""
     from flask import request
@@ -367,7 +371,7 @@ def document() -> dict:
                                 "and answer {items, next_cursor, total}."},
         "servers": [{"url": request.script_root + "/api/v1"}],
         "security": [{"bearer": []}],
-        "paths": paths(),
+        "paths": {**paths(), **{k: v for extra in EXTRA_PATHS for k, v in extra().items()}},
         "components": {
             "securitySchemes": {"bearer": {
                 "type": "http", "scheme": "bearer",
