@@ -117,15 +117,11 @@ def default_dir(sort: str) -> str:
 
 
 def list_fields() -> dict[str, FieldDef]:
-    """The current tenant's fields the list can sort or filter by, loaded lightly (no help, hints, columns)."""
-    stmt = (select(FieldDef)
-            .where(FieldDef.type.in_(SORT_FIELD_TYPES + FILTER_FIELD_TYPES), FieldDef.archived.is_(False),
-                   FieldDef.sensitive.is_(False))
-            .order_by(FieldDef.position, FieldDef.id)
-            .options(load_only(FieldDef.key, FieldDef.type, FieldDef.label, FieldDef.options,
-                               FieldDef.retired_options, FieldDef.i18n, FieldDef.sensitive, FieldDef.archived,
-                               FieldDef.position)))
-    return {f.key: f for f in db.session.scalars(stmt)}
+    """The current tenant's fields the list can sort or filter by (from the cached template: no query)."""
+    from app.card_templates.cache import cached_template
+
+    kinds = SORT_FIELD_TYPES + FILTER_FIELD_TYPES
+    return {f.key: f for f in cached_template().fields if f.type in kinds and not f.archived and not f.sensitive}
 
 
 def _field_map(fields) -> dict[str, FieldDef]:

@@ -14,7 +14,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.accounts.models import AuditRecord, Tenant, User
 from app.card_templates.models import CardTemplate, FieldDef
-from app.card_templates.services import fields_by_key, load_template
+from app.card_templates.cache import cached_template
+from app.card_templates.services import fields_by_key
 from app.clients.access import (NotAllowed, assignable_user_ids, is_admin, require, unreadable_keys,
                                 visible_clients)
 from app.clients.derived import derive_columns, write_match_keys, write_side_rows
@@ -141,7 +142,7 @@ def create_client(user: User, *, name: str, stage: str | None = None, owner_id: 
     Raises NotAllowed, ValidationFailed or DuplicateFound."""
     require(user, "clients.create", message=_l("Your role cannot create client cards."))
     tenant = current_tenant()
-    template = template or load_template()
+    template = template or cached_template()
     name = normalize_text(name or "")
     stage = stage or tenant.stages[0]
     owner_id = owner_id if owner_id is not None else user.id
@@ -195,7 +196,7 @@ def create_clients(user: User, items, *, template: CardTemplate | None = None, a
     """Create many cards at once (import, API batch): every item is the keyword arguments of `create_client`.
     All or nothing: when any item fails, BatchInvalid names each failure and no card is written (the caller
     rolls back). The bulk write path lives here so that import and the API share it."""
-    template = template or load_template()
+    template = template or cached_template()
     created, errors = [], {}
     for index, item in enumerate(items):
         try:
@@ -217,7 +218,7 @@ def update_client(user: User, client: Client, *, version: int | None, name: str 
     Raises NotAllowed (before looking at any value), VersionConflict or ValidationFailed. `access_checked`:
     the caller (merge, hand-over) applied its own rule for owners and values."""
     tenant = current_tenant()
-    template = template or load_template()
+    template = template or cached_template()
     if not access_checked:
         _check_update_allowed(user, client, template, owner_id=owner_id, co_owner_ids=co_owner_ids, fields=fields)
     if version is not None and version != client.version:
@@ -318,7 +319,7 @@ def set_archived(user: User, client: Client, archived: bool) -> Client:
     client.updated_at = utcnow()
     flush_versioned(client)
     if not archived:  # a card merged away had its match keys removed
-        write_match_keys(load_template(), client)
+        write_match_keys(cached_template(), client)
     record_change(client, user, "archive" if archived else "restore", {"@archived": {"from": before, "to": archived}})
     return client
 
