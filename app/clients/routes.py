@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from app.accounts.models import User
 from app.card_templates.formdata import raw_from_form
-from app.card_templates.services import load_template
+from app.card_templates.cache import cached_template
 from app.clients import bp
 from app.clients.listing import (BUILTIN_SORTS, MAX_LIMIT, STATE_KEYS, count_clients, filterable_fields, list_clients,
                                  list_fields, parse_list_params, sortable_fields)
@@ -84,7 +84,7 @@ def count():
 @editor_required
 def bulk():
     """Apply one action to the selected clients, each through the card services so history is recorded."""
-    template = load_template()
+    template = cached_template()
     fields = list_fields()
     params = parse_list_params(request.form, fields, strict=False)
     action = request.form.get("action", "")
@@ -236,14 +236,14 @@ def _new_page(template, *, form=None, errors=None, candidates=None, status=200, 
 @bp.route("/new")
 @editor_required
 def new():
-    return _new_page(load_template(), form={"owner_id": current_user.id})
+    return _new_page(cached_template(), form={"owner_id": current_user.id})
 
 
 @bp.route("/", methods=["POST"])
 @editor_required
 def create():
     """Create a client; invalid input re-renders the form (422), a likely duplicate shows the candidates (409)."""
-    template = load_template()
+    template = cached_template()
     fields = new_client_fields(template)
     raw = raw_from_form(fields, request.form)
     owner = request.form.get("owner_id", "")
