@@ -44,6 +44,16 @@ def _billing_off():
         abort(404)  # self-hosted: no billing pages, no webhook
 
 
+@bp.after_request
+def _allow_stripe_forms(response):
+    # The upgrade and portal forms answer with a redirect to Stripe; browsers apply the page's form-action to it.
+    from app.web import CSP
+
+    response.headers.setdefault("Content-Security-Policy", CSP.replace(
+        "form-action 'self'", "form-action 'self' https://checkout.stripe.com https://billing.stripe.com"))
+    return response
+
+
 @bp.app_errorhandler(LimitReached)
 def _limit_reached(error):
     return _refusal(error, 403)
