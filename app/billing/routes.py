@@ -24,6 +24,7 @@ def _register_hooks(state):
 def _read_only_guard():
     """Every write request of a read-only tenant is refused here, whatever page or form it comes from (the API
     asks the same check after it signed the token in: app/api/billing.py)."""
+    billing.forget_cached()  # an app context reused across requests (tests) must not keep another's plan
     if current_user.is_authenticated:
         check_writable(current_tenant(), request.endpoint, request.method)
 
