@@ -39,7 +39,8 @@ ERRORS = {
     "400": lambda: _problem("The body is not valid JSON or is nested too deeply, or a text in the body or the query "
                             "string holds a control character such as NUL."),
     "401": lambda: _problem("The bearer token is missing, unknown, revoked, or its user is deactivated."),
-    "403": lambda: _problem("The user's role does not allow this."),
+    "403": lambda: _problem("The user's role does not allow this, the plan's limit is reached (type …/problems/plan-limit, "
+                            "with upgrade_url), or the company is read-only after an unpaid grace period."),
     "404": lambda: _problem("Not found, or it belongs to another tenant."),
     "409": lambda: _problem("Conflict."),
     "413": lambda: _problem("The request body is larger than 1 MB."),

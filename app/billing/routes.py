@@ -24,6 +24,7 @@ def _register_hooks(state):
 def _read_only_guard():
     """Every write request of a read-only tenant is refused here, whatever page or form it comes from (the API
     asks the same check after it signed the token in: app/api/billing.py)."""
+    billing.forget_cached()  # an app context reused across requests (tests) must not keep another's plan
     if current_user.is_authenticated:
         check_writable(current_tenant(), request.endpoint, request.method)
 
@@ -42,6 +43,16 @@ def _billing_banner():
 def _billing_off():
     if not billing.enabled():
         abort(404)  # self-hosted: no billing pages, no webhook
+
+
+@bp.after_request
+def _allow_stripe_forms(response):
+    # The upgrade and portal forms answer with a redirect to Stripe; browsers apply the page's form-action to it.
+    from app.web import CSP
+
+    response.headers.setdefault("Content-Security-Policy", CSP.replace(
+        "form-action 'self'", "form-action 'self' https://checkout.stripe.com https://billing.stripe.com"))
+    return response
 
 
 @bp.app_errorhandler(LimitReached)

@@ -287,7 +287,8 @@ def verify(payload: bytes, signature: str | None) -> dict:
         event = json.loads(text)
     except (stripe.SignatureVerificationError, UnicodeDecodeError, ValueError) as e:
         raise BadSignature(str(e))
-    if not isinstance(event, dict) or not isinstance(event.get("id"), str) or not isinstance(event.get("data"), dict):
+    if not isinstance(event, dict) or not isinstance(event.get("id"), str) or not 0 < len(event["id"]) <= 255 \
+            or not isinstance(event.get("data"), dict):
         raise BadSignature("not an event")
     return event
 
@@ -389,6 +390,8 @@ def _ts(seconds: int) -> datetime | None:
 def recompute(acct: BillingAccount) -> None:
     """The plan as the fold of the tenant's events in time order (ties by kind): replaying an event, or
     receiving them shuffled, ends in the same state."""
+    # One webhook at a time per tenant (PostgreSQL row lock): a concurrent delivery then sees this one's event.
+    db.session.execute(select(BillingAccount.id).where(BillingAccount.id == acct.id).with_for_update())
     events = db.session.execute(all_tenants(select(BillingEvent).where(BillingEvent.tenant_id == acct.tenant_id))
                                 ).scalars().all()
     events.sort(key=lambda e: (e.created, HANDLED_EVENTS.get(e.type, 0), e.id))

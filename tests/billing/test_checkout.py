@@ -94,8 +94,9 @@ def test_an_unoffered_interval_is_refused(login, billing_on, tenant_a, app):
 def test_stripe_failures_give_a_clear_message_and_change_nothing(login, billing_on, tenant_a, failure, status,
                                                                  words):
     billing_on.fail = failure
-    r = login(tenant_a.owner).post("/billing/checkout", data={"interval": "year", "seats": "2"}, headers={
-        "Accept-Language": "en"})
+    b = login(tenant_a.owner)
+    b.post("/account", data={"name": "老板", "language": "en"})  # the English messages are asserted
+    r = b.post("/billing/checkout", data={"interval": "year", "seats": "2"})
     html = r.get_data(as_text=True)
     assert r.status_code == status
     assert 'data-testid="checkout-error"' in html and words in html
