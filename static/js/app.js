@@ -34,3 +34,13 @@ document.addEventListener("htmx:beforeSwap", function (event) {
     event.detail.isError = false;
   }
 });
+// Phone header: one line, the links behind the menu button.
+document.addEventListener("click", function (event) {
+  var toggle = event.target.closest(".menu-toggle, [data-toggle-open]");
+  if (!toggle) { return; }
+  var box = document.getElementById(toggle.getAttribute("aria-controls"));
+  if (!box) { return; }
+  var open = toggle.getAttribute("aria-expanded") !== "true";
+  toggle.setAttribute("aria-expanded", open ? "true" : "false");
+  box.classList.toggle("is-open", open);
+});
