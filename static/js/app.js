@@ -44,3 +44,18 @@ document.addEventListener("click", function (event) {
   toggle.setAttribute("aria-expanded", open ? "true" : "false");
   box.classList.toggle("is-open", open);
 });
+// Copy buttons: data-copy names the field whose text goes to the clipboard.
+document.addEventListener("click", function (event) {
+  var button = event.target.closest("[data-copy]");
+  if (!button) { return; }
+  var field = document.querySelector(button.getAttribute("data-copy"));
+  if (!field) { return; }
+  field.select();
+  var done = function () { button.textContent = button.getAttribute("data-copied") || button.textContent; };
+  if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(field.value).then(done, function () { document.execCommand("copy"); done(); });
+  } else {
+    document.execCommand("copy");
+    done();
+  }
+});
