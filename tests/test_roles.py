@@ -125,8 +125,8 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("auth.change_password", "POST"): E(422, note="empty form"),
     ("auth.create_token", "POST"): E(302, note="empty form: the error is flashed"),
     ("auth.revoke_token", "POST"): E(302, mutates=True, note="the user's own spare token"),
-    # ---------------- team: everyone sees the team, admins manage it
-    ("team.index", "GET"): E(200),
+    # ---------------- team: editors see the team (viewers never), admins manage it
+    ("team.index", "GET"): E(200, editors),
     ("team.invite", "POST"): E(422, admins, note="empty form"),
     ("team.resend", "POST"): E(302, admins, mutates=True),
     ("team.revoke", "POST"): E(302, admins, mutates=True),

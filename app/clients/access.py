@@ -32,6 +32,7 @@ ACTIONS = (
     "clients.read_sensitive",  # see (and so write) the card's sensitive fields
     "clients.delete",          # remove a card for good
     "clients.view_log",        # read who looked at cards (查阅登记)
+    "team.view",               # see the team page: colleagues' names, emails and roles
 )
 
 
@@ -78,6 +79,9 @@ def can(user: User | None, action: str, client: Client | None = None) -> bool:
         return user.role == "owner"
     if action == "clients.view_log":
         return user.role in ADMIN_ROLES
+    if action == "team.view":
+        # Viewers (often outsiders: an accountant, a partner) never get the list of colleagues' emails.
+        return user.role in EDITOR_ROLES
     raise ValueError(f"unknown action {action!r}")
 
 

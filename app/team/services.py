@@ -27,7 +27,8 @@ class TeamError(Exception):
         self.field = field
 
 
-ROLE_LABELS = {"owner": _l("Owner"), "admin": _l("Admin"), "member": _l("Member"), "viewer": _l("Viewer")}
+# "Owner" in Chinese would be 负责人, the word for a client's owner: the account's owner is 所有者 (see the zh notes).
+ROLE_LABELS = {"owner": _l("Account owner"), "admin": _l("Admin"), "member": _l("Member"), "viewer": _l("Viewer")}
 
 
 def _audit(actor: User, action: str, subject: str, **detail) -> None:
