@@ -216,6 +216,30 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("billing.details", "POST"): E(302, admins, note="empty invoice details are valid"),
     ("billing.webhook", "POST"): E(400, note="unsigned: refused for everyone, signed in or not"),
     ("api.billing_show", "GET"): E(200, admins),
+    # ---------------- follow-ups and grading
+    ("followups.timeline", "GET"): card(200),
+    ("followups.add", "POST"): card(422, editors, note="empty form"),
+    ("followups.grade", "POST"): card(422, editors, note="empty form: no grade, no reason"),
+    # The follow-up acted on was written by the card's owner: its author and admins may edit it.
+    ("followups.edit", "GET"): card(200, lambda r, o: r in ADMINS or (r == "member" and o == "own")),
+    ("followups.update", "POST"): card(302, lambda r, o: r in ADMINS or (r == "member" and o == "own"),
+                                       note="empty form changes nothing"),
+    ("followups.churn", "POST"): card(422, editors, note="empty form: no reason"),
+    ("followups.review", "GET"): E(200, note="counts of the clients the user may see"),
+    ("followups.review_xlsx", "GET"): E(200),
+    ("followups.review_pdf", "GET"): E(200),
+    ("followups.grading", "GET"): E(200, admins),
+    ("followups.grading", "POST"): E(422, admins, note="empty form"),
+    ("followups.grading_preview", "GET"): E(422, admins, note="no rules given"),
+    ("followups.calendar", "GET"): E(200),
+    ("followups.calendar_create", "POST"): E(200, note="the new link is shown once"),
+    ("followups.calendar_revoke", "POST"): E(302),
+    ("followups.calendar_feed", "GET"): E(404, note="a token that is no feed"),
+    ("api.grading_show", "GET"): E(200),
+    ("api.grading_update", "PUT"): E(422, admins, note="empty body"),
+    ("api.followups_index", "GET"): card(200),
+    ("api.followups_create", "POST"): card(422, editors, gate_first=True, note="empty body"),
+    ("api.followups_due", "GET"): E(200),
 }
 
 # Billing answers 404 everywhere without STRIPE_SECRET_KEY (self-hosted); its routes are walked with it set.
@@ -420,7 +444,9 @@ class Request:
                 self.values["key"] = "industry"
             else:
                 self.values["key"] = "no_such_key"
-        if e in ("auth.reset_password", "auth.accept_invite"):
+        if "followup_id" in self.rule.arguments:
+            self.values["followup_id"] = self._fresh_followup()
+        if e in ("auth.reset_password", "auth.accept_invite", "followups.calendar_feed"):
             self.values["token"] = "not-a-real-token"
         if e == "static":
             self.values["filename"] = "css/app.css"
@@ -481,6 +507,18 @@ class Request:
             _db.session.commit()
             return view.id
 
+    def _fresh_followup(self) -> int:
+        from app.accounts.models import User
+        from app.clients.models import Client
+        from app.followups.services import add_followup
+
+        with tenant_context(self.t.bundle.id):
+            author = _db.session.get(User, self.target.owner_id)
+            f = add_followup(author, _db.session.get(Client, self.target.id),
+                             {"date": "2026-01-05", "method": "电话", "content": "角色测试的跟进"})
+            _db.session.commit()
+            return f.id
+
     def _rename_change(self) -> int:
         from app.accounts.models import User
         from app.clients.models import Client, ClientChange
@@ -535,7 +573,7 @@ class Request:
             return {"name": f"接口客户{next(t.counter)}", "fields": REQUIRED, "allow_duplicate": True}
         if e == "api.clients_update":
             return {"version": self._version(self.target), "name": self.target.name + "新"}
-        if self.method in ("POST", "PATCH"):
+        if self.method in ("POST", "PATCH", "PUT"):
             return {}
         return None
 
@@ -577,7 +615,7 @@ class Request:
 
 def _text(r) -> str:
     """The body as a reader sees it: JSON is decoded, so escaped non-ASCII values are found too."""
-    body = r.get_data(as_text=True)
+    body = r.get_data().decode("utf-8", "replace")  # PDFs and xlsx too
     if r.is_json:
         body += json.dumps(r.get_json(silent=True), ensure_ascii=False)
     return body

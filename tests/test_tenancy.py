@@ -123,7 +123,7 @@ def test_before_flush_stamps_and_rejects_cross_tenant_writes(db, two_with_client
 # ---------------------------------------------------------------- (b) every route against tenant B
 
 B_SECRETS = ("乙方机密客户", "owner@b.example", "b-colleague@b.example", "乙方同事", "乙方视图", "invitee@b.example",
-             "乙专属字段", "乙专属模块", "乙专属阶段", "乙方令牌")
+             "乙专属字段", "乙专属模块", "乙专属阶段", "乙方令牌", "乙方机密跟进")
 
 
 @dataclass
@@ -156,6 +156,8 @@ def build_rich_tenant_b(db) -> TenantB:
         db.session.add(view)
         invite, _token = create_invite(owner, "invitee@b.example", "member")
         create_api_token(owner, "乙方令牌")
+        from app.followups.services import add_followup
+        followup = add_followup(owner, client, {"date": "2026-01-05", "method": "电话", "content": "乙方机密跟进"})
         db.session.flush()
         out.ids = {
             "client_id": client.id,
@@ -168,6 +170,7 @@ def build_rich_tenant_b(db) -> TenantB:
             "template_change_id": db.session.scalars(select(TemplateChange.id)).first(),
             "field_key": "b_only_field",
             "section_key": "b_only_section",
+            "followup_id": followup.id,
         }
         db.session.commit()
     return out
@@ -185,6 +188,7 @@ ID_FACTORIES = {
     "version": lambda b, rule: b.ids["version"],
     "field_key": lambda b, rule: b.ids["field_key"],
     "section_key": lambda b, rule: b.ids["section_key"],
+    "followup_id": lambda b, rule: b.ids["followup_id"],
     # /template/fields/<key> and /template/sections/<key>: the key names a field or a section of B's template
     "key": lambda b, rule: b.ids["section_key"] if "/sections/" in rule.rule else b.ids["field_key"],
 }
@@ -195,6 +199,7 @@ ALLOWED_WITHOUT_FACTORY = {
     "auth.accept_invite": "public: the invite token itself decides the tenant",
     "auth.reset_password": "public: the signed reset token decides the user",
     "main.set_language": "the language code is not tenant data",
+    "followups.calendar_feed": "public: the feed token itself decides the user (tests/followups: a revoked one is 404)",
 }
 
 # Param-less POSTs that would end the walking session; they are exercised with a session of their own.
@@ -223,6 +228,17 @@ def uncovered_rules(rules) -> list[str]:
         if missing:
             out.append(f"{rule.rule} ({rule.endpoint}): {', '.join(missing)}")
     return out
+
+
+def _body_text(r) -> str:
+    """The response as text; an xlsx (a zip of XML) is read part by part, other binaries byte for byte."""
+    if r.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":
+        import io
+        import zipfile
+
+        with zipfile.ZipFile(io.BytesIO(r.get_data())) as z:
+            return "".join(z.read(n).decode("utf-8", "replace") for n in z.namelist())
+    return r.get_data().decode("utf-8", "replace")
 
 
 def _leaks(body: str) -> list[str]:
@@ -262,7 +278,7 @@ def test_every_route_hides_tenant_b(app, db, tenant_a, login):
             else:
                 r = who.request(method, url, headers=headers, **kw)
             walked += 1
-            body = r.get_data(as_text=True)
+            body = _body_text(r)
             label = f"{method} {url} ({rule.endpoint})"
             if r.status_code >= 500:
                 failures.append(f"{label}: {r.status_code}")

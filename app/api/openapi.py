@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from copy import deepcopy
 
+from app.api import followups as followups_api
 from app.values import FIELD_TYPES
 
 PROBLEM = "application/problem+json"
@@ -184,6 +185,7 @@ SCHEMAS = {
             "tags": {"type": ["array", "null"], "items": {"type": "string"}},
             "fields": {"type": "object", "additionalProperties": _ref("FieldInput"),
                        "description": "Merged key by key: null clears a value, keys left out are untouched."},
+            "grade_override": _ref("GradeOverride"),
         },
     },
     "HistoryItem": {
@@ -372,11 +374,12 @@ def document() -> dict:
                                 "and answer {items, next_cursor, total}."},
         "servers": [{"url": request.script_root + "/api/v1"}],
         "security": [{"bearer": []}],
-        "paths": {**paths(), **{k: v for extra in EXTRA_PATHS for k, v in extra().items()}},
+        "paths": {**paths(), **{k: v for extra in EXTRA_PATHS for k, v in extra().items()},
+                  **followups_api.openapi_paths(_op, _json, _problem, _errors, PAGE, CLIENT_ID)},
         "components": {
             "securitySchemes": {"bearer": {
                 "type": "http", "scheme": "bearer",
                 "description": "An API token from Account → API tokens (or `flask --app wsgi token create`)."}},
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **followups_api.OPENAPI_SCHEMAS},
         },
     })

@@ -23,6 +23,7 @@ from app.clients.history import history, record_view
 from app.clients.models import ClientView
 from app.db_types import MAX_DB_INT as MAX_ID
 from app.extensions import db
+from app.followups.services import apply_grade_override
 
 init_blueprint(bp)
 bp.register_error_handler(HTTPException, problem_for_error)
@@ -254,13 +255,14 @@ CLIENT_SPEC = {
     "fields": ((dict,), "Enter fields as an object of field key to value."),
     "allow_duplicate": ((bool,), "Enter true or false."),
     "version": ((int,), "Enter the version you loaded, a whole number."),
+    "grade_override": ((dict,), "Send {\"grade\": …, \"reason\": …} or null."),
 }
 
 
 def _client_body(*, create: bool) -> dict:
     data = json_body()
     allowed = {k: (types, _(msg)) for k, (types, msg) in CLIENT_SPEC.items()
-               if k != ("version" if create else "allow_duplicate")}
+               if k not in (("version", "grade_override") if create else ("allow_duplicate",))}
     errors = _check_shape(data, allowed, required=("name",) if create else ("version",))
     if "tags" in data and data["tags"] is not None and "tags" not in errors and not _string_list(data["tags"]):
         errors["tags"] = _("Enter tags as a list of strings.")
@@ -383,6 +385,7 @@ def clients_update(client_id):
                          owner_id=data.get("owner"), tags=[] if "tags" in data and data["tags"] is None
                          else data.get("tags"), co_owner_ids=data.get("co_owners"), fields=data.get("fields") or {},
                          template=template)
+        apply_grade_override(user, client, data)
     except cs.ValidationFailed as e:
         db.session.rollback()
         return _invalid(e.errors)
