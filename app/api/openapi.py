@@ -7,6 +7,14 @@ from app.values import FIELD_TYPES
 
 PROBLEM = "application/problem+json"
 
+# Modules of other areas add their paths and schemas here: register_paths(fn), fn(this module) -> (paths, schemas).
+PATH_PROVIDERS: list = []
+
+
+def register_paths(provider) -> None:
+    if provider not in PATH_PROVIDERS:
+        PATH_PROVIDERS.append(provider)
+
 
 def value_schema_name(field_type: str) -> str:
     """The component name of a field type's value schema, e.g. MoneyValue."""
@@ -357,8 +365,15 @@ def paths() -> dict:
 
 def document() -> dict:
     """The whole OpenAPI document (a fresh copy: callers may change it)."""
+    import sys
+
     from flask import request
 
+    all_paths, schemas = paths(), dict(SCHEMAS)
+    for provider in PATH_PROVIDERS:
+        more_paths, more_schemas = provider(sys.modules[__name__])
+        all_paths.update(more_paths)
+        schemas.update(more_schemas)
     return deepcopy({
         "openapi": "3.1.0",
         "info": {"title": "ClientCard API", "version": "1",
@@ -367,11 +382,11 @@ def document() -> dict:
                                 "and answer {items, next_cursor, total}."},
         "servers": [{"url": request.script_root + "/api/v1"}],
         "security": [{"bearer": []}],
-        "paths": paths(),
+        "paths": all_paths,
         "components": {
             "securitySchemes": {"bearer": {
                 "type": "http", "scheme": "bearer",
                 "description": "An API token from Account → API tokens (or `flask --app wsgi token create`)."}},
-            "schemas": SCHEMAS,
+            "schemas": schemas,
         },
     })
