@@ -218,6 +218,7 @@ EXPECT: dict[tuple[str, str], Expect] = {
     # A link is revoked by its maker or an admin; anyone else gets 404 (links of others are not listed to them).
     ("sharing.revoke", "POST"): E(302, editors, mutates=True, denied=404, note="viewers: a link of the owner's"),
     ("sharing.links", "GET"): E(200, admins),
+    ("sharing.logo", "POST"): E(422, admins, note="no file"),
     ("sharing.shared", "GET"): E(404, note="a token that is no share link"),
     ("sharing.unlock", "POST"): E(404, note="a token that is no share link"),
     ("sharing.shared_pdf", "GET"): E(404, note="a token that is no share link"),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import abort, current_app, make_response, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required
@@ -165,13 +165,31 @@ def revoke(link_id):
 
 @bp.route("/share-links")
 @admin_required
-def links():
+def links(errors=None, status=200):
     """The tenant's live share links (admins): who made them, for which client, views, revoke."""
     rows = ss.links_for(current_user)
     clients = {c.id: c for c in db.session.scalars(
         access.visible_clients(current_user).where(Client.id.in_({r.client_id for r in rows})))} if rows else {}
     return render_template("sharing/links.html", links=rows, clients=clients, people=ss.people_names(),
-                           views={link.id: ss.link_views(link, 20) for link in rows})
+                           views={link.id: ss.link_views(link, 20) for link in rows},
+                           has_logo=ss.tenant_logo(current_user.tenant_id) is not None, errors=errors or {}), status
+
+
+@bp.route("/share-links/logo", methods=["POST"])
+@admin_required
+def logo():
+    """Upload (or remove) the company logo printed on PDFs."""
+    if request.form.get("remove"):
+        ss.remove_logo(current_user.tenant_id)
+        flash(_("The logo was removed from PDFs."), "success")
+        return redirect(url_for("sharing.links"))
+    upload = request.files.get("logo")
+    try:
+        ss.save_logo(current_user.tenant_id, upload.read(ss.MAX_LOGO_BYTES + 1) if upload else b"")
+    except ss.ShareInputError as e:
+        return links(errors=e.errors, status=422)
+    flash(_("The logo is printed on PDFs from now on."), "success")
+    return redirect(url_for("sharing.links"))
 
 
 # ---------------------------------------------------------------- the public share page

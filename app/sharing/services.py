@@ -7,12 +7,13 @@ flags say; a PDF carries them only when a permitted user asked, with a reason, a
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import render_template
+from flask import current_app, render_template
 from flask_babel import format_datetime, gettext as _, lazy_gettext as _l
 from sqlalchemy import select
 
@@ -114,18 +115,58 @@ def card_pdf(user: User | None, client: Client, opts: PdfOptions, *, link: Share
     sections = brief_sections(view) if opts.brief else card_sections(view)
     tenant = current_tenant()
     now = utcnow()
+    logo = tenant_logo(tenant.id) if tenant else None
     html = render_template(
         "sharing/pdf.html", client=client, view=view, sections=sections, people=people_names(), tenant=tenant,
         brief=opts.brief, watermark=WATERMARKS.get(opts.watermark), link=link,
         printed_by=user.display_name if user else (link.label if link else ""),
         printed_at=format_datetime(now, "yyyy-MM-dd HH:mm"), static_url=pdf.static_url,
-        followups=[], shows_sensitive=view.shows_sensitive_values())
-    data = pdf.render_pdf(html)
+        shows_sensitive=view.shows_sensitive_values(), logo=pdf.logo_url() if logo else None)
+    data = pdf.render_pdf(html, logo=logo)
     if link is None:
         ch.record_view(user, client, "pdf", _("Brief") if opts.brief else "")
         if view.shows_sensitive_values():
             ch.record_view(user, client, "sensitive", _("PDF: %(reason)s", reason=opts.reason.strip()))
     return data
+
+
+# ---------------------------------------------------------------- the tenant's logo on PDFs
+
+LOGO_TYPES = {b"\x89PNG\r\n\x1a\n": ("png", "image/png"), b"\xff\xd8\xff": ("jpg", "image/jpeg")}
+MAX_LOGO_BYTES = 512 * 1024
+
+
+def _logo_paths(tenant_id: int) -> list[Path]:
+    folder = Path(current_app.config["LOGO_DIR"])
+    return [folder / f"{tenant_id}.{ext}" for ext, _mime in LOGO_TYPES.values()]
+
+
+def tenant_logo(tenant_id: int) -> tuple[bytes, str] | None:
+    """The tenant's logo (bytes and media type) from storage, or None."""
+    for path, (_ext, mime) in zip(_logo_paths(tenant_id), LOGO_TYPES.values()):
+        if path.is_file():
+            return path.read_bytes(), mime
+    return None
+
+
+def save_logo(tenant_id: int, data: bytes) -> None:
+    """Store a PNG or JPEG logo (at most 512 KB) for the tenant's PDFs, replacing any earlier one."""
+    kind = next((v for magic, v in LOGO_TYPES.items() if data.startswith(magic)), None)
+    if kind is None:
+        raise ShareInputError({"logo": _("Upload the logo as a PNG or JPEG picture.")})
+    if len(data) > MAX_LOGO_BYTES:
+        raise ShareInputError({"logo": _("The logo may be at most 512 KB.")})
+    remove_logo(tenant_id)
+    path = Path(current_app.config["LOGO_DIR"]) / f"{tenant_id}.{kind[0]}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def remove_logo(tenant_id: int) -> None:
+    for path in _logo_paths(tenant_id):
+        path.unlink(missing_ok=True)
 
 
 def pdf_filename(client: Client, brief: bool = False) -> str:

@@ -105,3 +105,31 @@ def test_another_tenant_gets_404(card, login, db):
     b = login(other.owner)
     for url in ("pdf", "export", "brief", "share"):
         assert b.get(f"/clients/{card.client_id}/{url}").status_code == 404
+
+
+def test_the_company_logo_is_printed_once_uploaded(card, login, app, tmp_path):
+    import io
+
+    import segno
+
+    app.config["LOGO_DIR"] = str(tmp_path / "logos")
+    png = io.BytesIO()
+    segno.make("客户资料卡").save(png, kind="png", scale=6)
+    owner = login(card.bundle.owner)
+    r = owner.post("/share-links/logo", data={"logo": (io.BytesIO(b"GIF89a not a png"), "logo.gif")},
+                   content_type="multipart/form-data")
+    assert r.status_code == 422 and "has-error" in r.get_data(as_text=True)
+    r = owner.post("/share-links/logo", data={"logo": (io.BytesIO(png.getvalue()), "logo.png")},
+                   content_type="multipart/form-data")
+    assert r.status_code == 302
+
+    def images(data):
+        path = tmp_path / "logo-test.pdf"
+        path.write_bytes(data)
+        out = subprocess.run(["pdfimages", "-list", str(path)], capture_output=True, text=True, check=True).stdout
+        return len(out.splitlines()) - 2
+
+    assert images(owner.get(f"/clients/{card.client_id}/pdf").data) == 1
+    owner.post("/share-links/logo", data={"remove": "1"})
+    assert images(owner.get(f"/clients/{card.client_id}/pdf").data) == 0
+    assert login(card.member).post("/share-links/logo", data={"remove": "1"}).status_code == 403
