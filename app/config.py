@@ -52,6 +52,12 @@ class Config:
     SIGNUP_LIMIT = "10 per hour"
     API_LIMIT = "600 per minute"
 
+    # Card PDFs and share links
+    PDF_TIMEOUT = float(os.environ.get("PDF_TIMEOUT_SECONDS") or 20)  # a render is stopped after this
+    SHARE_LOOKUP_LIMIT = "30 per minute"   # unknown share tokens per address
+    SHARE_CODE_LIMIT = "5 per 10 minutes"  # wrong access-code guesses per link
+    LOGO_DIR = os.environ.get("LOGO_DIR") or str(INSTANCE_DIR / "logos")  # tenant logos for PDFs
+
     INVITE_DAYS = 7
 
     # Billing (Stripe). Without STRIPE_SECRET_KEY billing is off: no plans, no limits, no billing pages.

@@ -240,6 +240,25 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("api.followups_index", "GET"): card(200),
     ("api.followups_create", "POST"): card(422, editors, gate_first=True, note="empty body"),
     ("api.followups_due", "GET"): E(200),
+    # ---------------- PDFs, briefs and share links
+    ("sharing.brief", "GET"): card(200, note="a brief never carries a sensitive value"),
+    ("sharing.export", "GET"): card(200),
+    ("sharing.pdf", "GET"): card(200, note="confidential fields only when asked, with a reason"),
+    ("sharing.share", "GET"): card(200, editors),
+    ("sharing.create_link", "POST"): card(201, editors, mutates=True, note="empty form: 7 days"),
+    # A link is revoked by its maker or an admin; anyone else gets 404 (links of others are not listed to them).
+    ("sharing.revoke", "POST"): E(302, editors, mutates=True, denied=404, note="viewers: a link of the owner's"),
+    ("sharing.links", "GET"): E(200, admins),
+    ("sharing.logo", "POST"): E(422, admins, note="no file"),
+    ("sharing.shared", "GET"): E(404, note="a token that is no share link"),
+    ("sharing.unlock", "POST"): E(404, note="a token that is no share link"),
+    ("sharing.shared_pdf", "GET"): E(404, note="a token that is no share link"),
+    ("api.clients_pdf", "GET"): card(200),
+    ("api.clients_brief", "GET"): card(200),
+    ("api.share_links_create", "POST"): card(201, editors, mutates=True, gate_first=True),
+    ("api.share_links_index", "GET"): E(200),
+    ("api.share_links_revoke", "DELETE"): E(204, editors, mutates=True, denied=404,
+                                            note="viewers: a link of the owner's"),
 }
 
 # Billing answers 404 everywhere without STRIPE_SECRET_KEY (self-hosted); its routes are walked with it set.
@@ -446,7 +465,8 @@ class Request:
                 self.values["key"] = "no_such_key"
         if "followup_id" in self.rule.arguments:
             self.values["followup_id"] = self._fresh_followup()
-        if e in ("auth.reset_password", "auth.accept_invite", "followups.calendar_feed"):
+        if e in ("auth.reset_password", "auth.accept_invite", "followups.calendar_feed", "sharing.shared",
+                 "sharing.unlock", "sharing.shared_pdf"):
             self.values["token"] = "not-a-real-token"
         if e == "static":
             self.values["filename"] = "css/app.css"
@@ -458,6 +478,8 @@ class Request:
             self.values["invite_id"] = self._fresh_invite()
         if "token_id" in self.rule.arguments:
             self.values["token_id"] = self._fresh_token()
+        if "link_id" in self.rule.arguments:
+            self.values["link_id"] = self._fresh_link()
         if "view_id" in self.rule.arguments:
             self.values["view_id"] = self._fresh_view()
         if "version" in self.rule.arguments:
@@ -497,6 +519,19 @@ class Request:
             create_api_token(_db.session.get(User, self.t.users[self.role]), f"spare{next(self.t.counter)}")
             _db.session.commit()
             return _db.session.scalars(select(ApiToken.id).order_by(ApiToken.id.desc())).first()
+
+    def _fresh_link(self) -> int:
+        """A share link made by the acting user (a viewer cannot make one: the owner's, on a colleague's card)."""
+        from app.accounts.models import User
+        from app.clients.models import Client
+        from app.sharing.services import create_share_link
+
+        maker = "owner" if self.role == "viewer" else self.role
+        c = make_card(self.t, "colleague", maker)
+        with tenant_context(self.t.bundle.id):
+            link, _token = create_share_link(_db.session.get(User, self.t.users[maker]), _db.session.get(Client, c.id))
+            _db.session.commit()
+            return link.id
 
     def _fresh_view(self) -> int:
         from app.clients.models import SavedView
@@ -616,6 +651,14 @@ class Request:
 def _text(r) -> str:
     """The body as a reader sees it: JSON is decoded, so escaped non-ASCII values are found too."""
     body = r.get_data().decode("utf-8", "replace")  # PDFs and xlsx too
+    """The body as a reader sees it: JSON is decoded, so escaped non-ASCII values are found too; a PDF's text is
+    extracted, so a sensitive value printed in it is found as well."""
+    if r.mimetype == "application/pdf":
+        import subprocess
+
+        return subprocess.run(["pdftotext", "-enc", "UTF-8", "-", "-"], input=r.get_data(), capture_output=True,
+                              check=True).stdout.decode()
+    body = r.get_data(as_text=True)
     if r.is_json:
         body += json.dumps(r.get_json(silent=True), ensure_ascii=False)
     return body

@@ -8,6 +8,14 @@ from app.values import FIELD_TYPES
 
 PROBLEM = "application/problem+json"
 
+# Modules of other areas add their paths and schemas here: register_paths(fn), fn(this module) -> (paths, schemas).
+PATH_PROVIDERS: list = []
+
+
+def register_paths(provider) -> None:
+    if provider not in PATH_PROVIDERS:
+        PATH_PROVIDERS.append(provider)
+
 
 def value_schema_name(field_type: str) -> str:
     """The component name of a field type's value schema, e.g. MoneyValue."""
@@ -364,8 +372,19 @@ EXTRA_PATHS: list = []
 
 def document() -> dict:
     """The whole OpenAPI document (a fresh copy: callers may change it)."""
+    import sys
+
     from flask import request
 
+    all_paths, schemas = paths(), dict(SCHEMAS)
+    for extra in EXTRA_PATHS:
+        all_paths.update(extra())
+    all_paths.update(followups_api.openapi_paths(_op, _json, _problem, _errors, PAGE, CLIENT_ID))
+    schemas.update(followups_api.OPENAPI_SCHEMAS)
+    for provider in PATH_PROVIDERS:
+        more_paths, more_schemas = provider(sys.modules[__name__])
+        all_paths.update(more_paths)
+        schemas.update(more_schemas)
     return deepcopy({
         "openapi": "3.1.0",
         "info": {"title": "ClientCard API", "version": "1",
@@ -374,12 +393,11 @@ def document() -> dict:
                                 "and answer {items, next_cursor, total}."},
         "servers": [{"url": request.script_root + "/api/v1"}],
         "security": [{"bearer": []}],
-        "paths": {**paths(), **{k: v for extra in EXTRA_PATHS for k, v in extra().items()},
-                  **followups_api.openapi_paths(_op, _json, _problem, _errors, PAGE, CLIENT_ID)},
+        "paths": all_paths,
         "components": {
             "securitySchemes": {"bearer": {
                 "type": "http", "scheme": "bearer",
                 "description": "An API token from Account → API tokens (or `flask --app wsgi token create`)."}},
-            "schemas": {**SCHEMAS, **followups_api.OPENAPI_SCHEMAS},
+            "schemas": schemas,
         },
     })

@@ -8,6 +8,7 @@ Roles (defined once in app.accounts.models):
   member        creates and edits cards; sensitive fields only of cards they own or co-own;
                 sees every card unless the tenant turned "members see all clients" off
   viewer        reads cards (never sensitive fields), never owns one, follows the same visibility setting
+Share links of a card's brief: editors (owner, admin, member) of a card they can see; never sensitive fields.
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ ACTIONS = (
     "clients.delete",          # remove a card for good
     "clients.view_log",        # read who looked at cards (查阅登记)
     "team.view",               # see the team page: colleagues' names, emails and roles
+    "clients.share",           # make a read-only share link of the card's brief
 )
 
 
@@ -79,8 +81,9 @@ def can(user: User | None, action: str, client: Client | None = None) -> bool:
         return user.role == "owner"
     if action == "clients.view_log":
         return user.role in ADMIN_ROLES
-    if action == "team.view":
-        # Viewers (often outsiders: an accountant, a partner) never get the list of colleagues' emails.
+    if action in ("team.view", "clients.share"):
+        # Viewers (often outsiders: an accountant, a partner) never get the list of colleagues' emails, and
+        # never hand a card on.
         return user.role in EDITOR_ROLES
     raise ValueError(f"unknown action {action!r}")
 

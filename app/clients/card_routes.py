@@ -36,7 +36,8 @@ ACTION_LABELS = {
 }
 VIEW_KIND_LABELS = {
     "open": _l("Opened"), "print": _l("Printed"), "pdf": _l("PDF"), "export": _l("Exported"), "share": _l("Shared"),
-    "sensitive": _l("Opened sensitive fields"), "prep": _l("Visit prep"),
+    "sensitive": _l("Opened sensitive fields"), "prep": _l("Visit prep"), "brief": _l("Client brief"),
+    "share_open": _l("Opened by share link"), "share_pdf": _l("PDF by share link"),
 }
 REVERTABLE_META = ("@name", "@stage", "@tags")
 
