@@ -38,6 +38,7 @@ def create_app(config: type | None = None, **overrides) -> Flask:
     from app.accounts import models as _accounts  # noqa: F401  (register models)
     from app.card_templates import models as _templates  # noqa: F401
     from app.clients import models as _clients  # noqa: F401
+    from app import jobs
 
     tenancy.install()
 
@@ -58,10 +59,11 @@ def create_app(config: type | None = None, **overrides) -> Flask:
     from app.settings import bp as settings_bp
     from app.team import bp as team_bp
 
-    for bp in (main_bp, auth_bp, team_bp, settings_bp, templates_bp, clients_bp, api_bp):
+    for bp in (main_bp, auth_bp, team_bp, settings_bp, templates_bp, clients_bp, api_bp, jobs.bp):
         app.register_blueprint(bp)
     csrf.exempt(api_bp)  # the API authenticates with bearer tokens, not cookies
 
     from app import cli
     cli.init_app(app)
+    jobs.init_cli(app)
     return app

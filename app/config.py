@@ -52,6 +52,12 @@ class Config:
     SIGNUP_LIMIT = "10 per hour"
     API_LIMIT = "600 per minute"
 
+    # Long work (imports, exports): RQ when REDIS_URL is set, else a thread in the web process.
+    JOB_TIMEOUT_SECONDS = int(os.environ.get("JOB_TIMEOUT_SECONDS") or 3600)
+    JOBS_EAGER = False  # run jobs before enqueue() returns (tests)
+    IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES") or 20 * 1024 * 1024)
+    IMPORT_MAX_ROWS = int(os.environ.get("IMPORT_MAX_ROWS") or 50_000)
+
     INVITE_DAYS = 7
     PASSWORD_RESET_SECONDS = 3600
 
@@ -59,6 +65,7 @@ class Config:
 class TestConfig(Config):
     TESTING = True
     SECRET_KEY = "test-secret-not-for-production"
+    JOBS_EAGER = True  # a job has finished when the request that started it answers
     # Tests keep Redis optional: the limiter uses Redis only when REDIS_URL is set.
 
 

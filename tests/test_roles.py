@@ -193,6 +193,8 @@ EXPECT: dict[tuple[str, str], Expect] = {
     # Merging two cards that differ in a sensitive field needs to read it on both.
     ("clients.merge", "POST"): card(302, lambda r, o: editors(r, o) and (o == "colleague" or reads_sensitive(r, o)),
                                     mutates=True),
+    # ---------------- jobs (progress bars): only the user who started a job (or an admin) sees it
+    ("jobs.status", "GET"): E(200, note="the role's own job"),
     # ---------------- the API
     ("api.openapi", "GET"): E(200),
     ("api.template_show", "GET"): E(200),
@@ -426,6 +428,8 @@ class Request:
             self.values["view_id"] = self._fresh_view()
         if "version" in self.rule.arguments:
             self.values["version"] = self._version(self.target)
+        if "job_id" in self.rule.arguments:
+            self.values["job_id"] = self._own_job()
         if "change_id" in self.rule.arguments:
             self.values["change_id"] = self._rename_change()
         self.form = self._form()
@@ -470,6 +474,15 @@ class Request:
             _db.session.add(view)
             _db.session.commit()
             return view.id
+
+    def _own_job(self) -> int:
+        from app.jobs import Job
+
+        with tenant_context(self.t.bundle.id):
+            job = Job(kind="import.clients", created_by_id=self.t.users[self.role], params={})
+            _db.session.add(job)
+            _db.session.commit()
+            return job.id
 
     def _rename_change(self) -> int:
         from app.accounts.models import User

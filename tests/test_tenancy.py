@@ -156,6 +156,10 @@ def build_rich_tenant_b(db) -> TenantB:
         db.session.add(view)
         invite, _token = create_invite(owner, "invitee@b.example", "member")
         create_api_token(owner, "乙方令牌")
+        from app.jobs import Job
+
+        job = Job(kind="import.clients", created_by_id=owner.id, params={})
+        db.session.add(job)
         db.session.flush()
         out.ids = {
             "client_id": client.id,
@@ -166,6 +170,7 @@ def build_rich_tenant_b(db) -> TenantB:
             "view_id": view.id,
             "change_id": db.session.scalars(select(ClientChange.id).order_by(ClientChange.id.desc())).first(),
             "template_change_id": db.session.scalars(select(TemplateChange.id)).first(),
+            "job_id": job.id,
             "field_key": "b_only_field",
             "section_key": "b_only_section",
         }
@@ -183,6 +188,7 @@ ID_FACTORIES = {
     "change_id": lambda b, rule: b.ids["change_id"],
     "template_change_id": lambda b, rule: b.ids["template_change_id"],
     "version": lambda b, rule: b.ids["version"],
+    "job_id": lambda b, rule: b.ids["job_id"],
     "field_key": lambda b, rule: b.ids["field_key"],
     "section_key": lambda b, rule: b.ids["section_key"],
     # /template/fields/<key> and /template/sections/<key>: the key names a field or a section of B's template
