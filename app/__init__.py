@@ -39,6 +39,7 @@ def create_app(config: type | None = None, **overrides) -> Flask:
     from app.card_templates import models as _templates  # noqa: F401
     from app.clients import models as _clients  # noqa: F401
     from app import jobs
+    from app.imports import models as _imports  # noqa: F401
 
     tenancy.install()
 
@@ -49,17 +50,18 @@ def create_app(config: type | None = None, **overrides) -> Flask:
     # Blueprint packages define only `bp`; their routes are imported here, once everything they use is importable
     # (a domain imports another's services at the top of a module, never inside a function to dodge a cycle).
     for module in ("accounts.routes", "api.routes", "card_templates.routes", "clients.routes", "clients.card_routes",
-                   "main.routes", "settings.routes", "team.routes"):
+                   "main.routes", "settings.routes", "team.routes", "imports.routes"):
         importlib.import_module(f"app.{module}")
     from app.accounts import bp as auth_bp
     from app.api import bp as api_bp
     from app.card_templates import bp as templates_bp
     from app.clients import bp as clients_bp
+    from app.imports import bp as imports_bp
     from app.main import bp as main_bp
     from app.settings import bp as settings_bp
     from app.team import bp as team_bp
 
-    for bp in (main_bp, auth_bp, team_bp, settings_bp, templates_bp, clients_bp, api_bp, jobs.bp):
+    for bp in (main_bp, auth_bp, team_bp, settings_bp, templates_bp, clients_bp, api_bp, jobs.bp, imports_bp):
         app.register_blueprint(bp)
     csrf.exempt(api_bp)  # the API authenticates with bearer tokens, not cookies
 

@@ -37,7 +37,8 @@ class Config:
     REMEMBER_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
     WTF_CSRF_TIME_LIMIT = None
-    MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+    # Client-list uploads (IMPORT_MAX_BYTES, default 20 MB) need a little more than the 16 MB other forms get.
+    MAX_CONTENT_LENGTH = max(16 * 1024 * 1024, int(os.environ.get("IMPORT_MAX_BYTES") or 20 * 1024 * 1024) + 1024 * 1024)
 
     # Redis must never take the site down: calls give up quickly, and while Redis is unreachable the rate
     # limits are counted in each process's memory (create_app points the limiter at REDIS_URL).

@@ -21,7 +21,7 @@ from typing import Callable
 from flask import Blueprint, abort, current_app, has_app_context, render_template
 from flask_babel import force_locale, lazy_gettext as _l
 from flask_login import current_user, login_required
-from sqlalchemy import Index, Integer, String, Text, select
+from sqlalchemy import Index, Integer, LargeBinary, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.accounts.models import ADMIN_ROLES, User
@@ -63,6 +63,30 @@ class Job(TenantScoped, db.Model):
         if self.status == "done":
             return 100
         return int(100 * self.progress / self.total) if self.total else 0
+
+
+class JobFile(TenantScoped, db.Model):
+    """A file a job produced (an export), downloadable by the user who started the job until it expires."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(Integer)
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_job_file_job", "tenant_id", "job_id"),)
+
+
+FILE_DAYS = 7
+
+
+def save_file(job: Job, filename: str, content_type: str, data: bytes) -> dict:
+    """Keep a job's output; returns the result members that make the progress bar offer the download."""
+    from flask import url_for
+
+    db.session.add(JobFile(job_id=job.id, filename=filename, content_type=content_type, data=data))
+    return {"url": url_for("jobs.download", job_id=job.id), "filename": filename, "size": len(data)}
 
 
 class JobFailed(Exception):
@@ -150,7 +174,18 @@ def rq_entry(job_id: int) -> None:
 
 
 def run_job(job_id: int) -> None:
-    """Run one job: load it with its tenant and user, call its handler, record the outcome."""
+    """Run one job in contexts of its own (a fresh database session, a request context of the site's own URL so
+    url_for works in a worker), as a worker process would, even when run eagerly inside a request."""
+    app = current_app._get_current_object()
+    with app.app_context(), app.test_request_context("/", base_url=app.config.get("BASE_URL")):
+        try:
+            _run(job_id)
+        finally:
+            db.session.remove()
+
+
+def _run(job_id: int) -> None:
+    """Load the job with its tenant and user, call its handler, record the outcome."""
     job = db.session.execute(all_tenants(select(Job).where(Job.id == job_id))).scalar_one_or_none()
     if job is None or job.finished:
         return
@@ -268,6 +303,31 @@ def status(job_id: int):
     body = render_template("jobs/_progress.html", job=job, done=done, total=total,
                            percent=100 if job.status == "done" else (int(100 * done / total) if total else 0))
     return body, (286 if job.finished else 200)
+
+
+@bp.route("/<int:job_id>/download")
+@login_required
+def download(job_id: int):
+    """The file a finished job produced (only for the user who started it; kept FILE_DAYS days)."""
+    from datetime import timedelta
+
+    from flask import Response
+
+    job = db.session.get(Job, job_id)
+    if job is None or job.created_by_id != current_user.id or job.status != "done":
+        abort(404)
+    f = db.session.scalars(select(JobFile).where(JobFile.job_id == job.id)).first()
+    if f is None or utcnow() - f.created_at > timedelta(days=FILE_DAYS):
+        abort(404)
+    return Response(f.data, mimetype=f.content_type, headers={
+        "Content-Disposition": _attachment(f.filename), "Cache-Control": "no-store"})
+
+
+def _attachment(filename: str) -> str:
+    from urllib.parse import quote
+
+    ascii_name = filename.encode("ascii", "ignore").decode() or "download"
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
 
 
 # ---------------------------------------------------------------- the worker command

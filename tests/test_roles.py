@@ -32,7 +32,7 @@ from app.card_templates.formdata import input_name
 from app.extensions import db as _db, limiter
 from app.tenancy import set_current_tenant, tenant_context
 from tests import factories
-from tests.conftest import Browser, _truncate_all
+from tests.conftest import Browser, _truncate_all, readable_body
 
 ROLES = ("owner", "admin", "member", "viewer")
 OBJECTS = ("own", "colleague", "sensitive")
@@ -195,6 +195,17 @@ EXPECT: dict[tuple[str, str], Expect] = {
                                     mutates=True),
     # ---------------- jobs (progress bars): only the user who started a job (or an admin) sees it
     ("jobs.status", "GET"): E(200, note="the role's own job"),
+    ("jobs.download", "GET"): E(200, note="the role's own finished export"),
+    # ---------------- import and export
+    ("imports.index", "GET"): E(200, editors),
+    ("imports.upload", "POST"): E(422, editors, note="no file"),
+    ("imports.show", "GET"): E(200, note="the role's own finished import"),
+    ("imports.mapping", "POST"): E(302, editors, note="a finished import: back to its page"),
+    ("imports.start", "POST"): E(302, editors, note="a finished import: back to its page"),
+    ("imports.report", "GET"): E(200),
+    ("imports.undo", "POST"): E(302, editors, note="nothing to undo: a message"),
+    ("imports.export_list", "GET"): E(200, note="sensitive fields only when asked for"),
+    ("imports.export_all", "POST"): E(200, owner_only, mutates=True),
     # ---------------- the API
     ("api.openapi", "GET"): E(200),
     ("api.template_show", "GET"): E(200),
@@ -429,7 +440,9 @@ class Request:
         if "version" in self.rule.arguments:
             self.values["version"] = self._version(self.target)
         if "job_id" in self.rule.arguments:
-            self.values["job_id"] = self._own_job()
+            self.values["job_id"] = self._own_job(with_file=e == "jobs.download")
+        if "import_id" in self.rule.arguments:
+            self.values["import_id"] = self._own_import()
         if "change_id" in self.rule.arguments:
             self.values["change_id"] = self._rename_change()
         self.form = self._form()
@@ -475,14 +488,30 @@ class Request:
             _db.session.commit()
             return view.id
 
-    def _own_job(self) -> int:
-        from app.jobs import Job
+    def _own_job(self, with_file: bool = False) -> int:
+        from app.jobs import Job, JobFile
 
         with tenant_context(self.t.bundle.id):
             job = Job(kind="import.clients", created_by_id=self.t.users[self.role], params={})
             _db.session.add(job)
+            if with_file:
+                job.kind, job.status = "export.clients", "done"
+                _db.session.flush()
+                _db.session.add(JobFile(job_id=job.id, filename="clients.csv", content_type="text/csv", data=b"a"))
             _db.session.commit()
             return job.id
+
+    def _own_import(self) -> int:
+        from app.db_types import utcnow
+        from app.imports.models import ImportRun
+
+        with tenant_context(self.t.bundle.id):
+            imp = ImportRun(created_by_id=self.t.users[self.role], filename="list.csv", status="started",
+                            finished_at=utcnow(), problems=[{"row": 3, "field": "", "message": "x", "kind": "error",
+                                                             "name": "n"}])
+            _db.session.add(imp)
+            _db.session.commit()
+            return imp.id
 
     def _rename_change(self) -> int:
         from app.accounts.models import User
@@ -571,7 +600,7 @@ class Request:
 
 def _text(r) -> str:
     """The body as a reader sees it: JSON is decoded, so escaped non-ASCII values are found too."""
-    body = r.get_data(as_text=True)
+    body = readable_body(r)
     if r.is_json:
         body += json.dumps(r.get_json(silent=True), ensure_ascii=False)
     return body

@@ -20,6 +20,7 @@ from app.card_templates.services import field_from_data
 from app.clients.models import Client, ClientChange, SavedView
 from app.tenancy import CrossTenantWrite, TenantNotSet, all_tenants, tenant_context
 from tests import factories
+from tests.conftest import readable_body
 
 
 def ident(obj) -> int:
@@ -158,8 +159,12 @@ def build_rich_tenant_b(db) -> TenantB:
         create_api_token(owner, "乙方令牌")
         from app.jobs import Job
 
+        from app.imports.models import ImportRun
+
         job = Job(kind="import.clients", created_by_id=owner.id, params={})
         db.session.add(job)
+        imp = ImportRun(created_by_id=owner.id, filename="乙方机密客户.csv", data=b"name\n")
+        db.session.add(imp)
         db.session.flush()
         out.ids = {
             "client_id": client.id,
@@ -171,6 +176,7 @@ def build_rich_tenant_b(db) -> TenantB:
             "change_id": db.session.scalars(select(ClientChange.id).order_by(ClientChange.id.desc())).first(),
             "template_change_id": db.session.scalars(select(TemplateChange.id)).first(),
             "job_id": job.id,
+            "import_id": imp.id,
             "field_key": "b_only_field",
             "section_key": "b_only_section",
         }
@@ -189,6 +195,7 @@ ID_FACTORIES = {
     "template_change_id": lambda b, rule: b.ids["template_change_id"],
     "version": lambda b, rule: b.ids["version"],
     "job_id": lambda b, rule: b.ids["job_id"],
+    "import_id": lambda b, rule: b.ids["import_id"],
     "field_key": lambda b, rule: b.ids["field_key"],
     "section_key": lambda b, rule: b.ids["section_key"],
     # /template/fields/<key> and /template/sections/<key>: the key names a field or a section of B's template
@@ -268,7 +275,7 @@ def test_every_route_hides_tenant_b(app, db, tenant_a, login):
             else:
                 r = who.request(method, url, headers=headers, **kw)
             walked += 1
-            body = r.get_data(as_text=True)
+            body = readable_body(r)
             label = f"{method} {url} ({rule.endpoint})"
             if r.status_code >= 500:
                 failures.append(f"{label}: {r.status_code}")

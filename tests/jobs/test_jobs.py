@@ -78,6 +78,7 @@ def test_progress_partial_polls_until_done(tenant_a, login, hx):
     assert login(member).get(f"/jobs/{job_id}").status_code == 404  # not the member's job
     with _tc(tenant_a):
         jobs.run_job(job_id)
+    _db.session.expire_all()  # the test shares its session with the test client's requests
     r = owner.get(f"/jobs/{job_id}", headers=hx)
     body = r.get_data(as_text=True)
     assert r.status_code == 286 and "every 1s" not in body and 'value="100"' in body
