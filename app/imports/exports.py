@@ -54,13 +54,22 @@ def export_columns(template: CardTemplate, keys: list[str] | None, *, sensitive:
     return [fd for fd in fields if not fd.sensitive or sensitive]
 
 
+def column_labels(template: CardTemplate, columns: list[FieldDef]) -> list[str]:
+    """Header texts; a label used by two fields is qualified by its section (the import reads both forms)."""
+    counts: dict[str, int] = {}
+    for fd in fields_by_key(template, include_archived=False).values():
+        counts[fd.t()] = counts.get(fd.t(), 0) + 1
+    return [f"{fd.section.t()}·{fd.t()}" if counts[fd.t()] > 1 and fd.section is not None else fd.t()
+            for fd in columns]
+
+
 def list_rows(user: User, params: ListParams, template: CardTemplate, columns: list[FieldDef], *,
               sensitive: bool, reason: str = ""):
     """Header, then one row per visible client of the filtered list; each exported card is logged in its view log
     (kind "sensitive" when its sensitive values were included)."""
     people = {u.id: u.display_name for u in db.session.scalars(select(User))}
     yield [_("Client number"), _("Client name"), _("Stage"), _("Grade"), _("Owner"), _("Tags")] + \
-        [fd.t() for fd in columns]
+        column_labels(template, columns)
     stmt = filtered_query(user, params).order_by(Client.id)
     views = []
     for client in db.session.scalars(stmt.execution_options(yield_per=1000)):

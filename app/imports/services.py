@@ -66,6 +66,8 @@ def known_labels(template: CardTemplate) -> set[str]:
     out = {clean_label(s) for names in META_TARGETS.values() for s in names}
     for fd in fields_by_key(template, include_archived=False).values():
         out.add(clean_label(fd.label))
+        if fd.section is not None:
+            out.add(clean_label(f"{fd.section.t()}·{fd.t()}"))
         en = (fd.i18n or {}).get("en", {}).get("label")
         if en:
             out.add(clean_label(en))
@@ -88,7 +90,8 @@ def auto_mapping(template: CardTemplate, sheet: Sheet, remembered: dict | None =
         for n in names:
             by_label.setdefault(_fold(n), target)
     for fd in fields.values():
-        for text in (fd.label, fd.key, (fd.i18n or {}).get("en", {}).get("label")):
+        qualified = f"{fd.section.t()}·{fd.t()}" if fd.section is not None else None
+        for text in (qualified, fd.label, fd.key, (fd.i18n or {}).get("en", {}).get("label")):
             if text:
                 by_label.setdefault(_fold(text), fd.key)
     remembered = remembered or {}
