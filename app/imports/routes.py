@@ -9,7 +9,7 @@ from app import jobs
 from app.card_templates.services import load_template
 from app.clients.access import LimitReached, NotAllowed, check_limit, require
 from app.extensions import db
-from app.imports import bp
+from app.imports import bp, exports  # noqa: F401  (registers the export job handlers)
 from app.imports.models import ImportRun
 from app.imports.reader import BadFile, kind_of, read_sheet
 from app.imports import services as imports
