@@ -198,10 +198,9 @@ def create_clients(user: User, items, *, template: CardTemplate | None = None, a
     template = template or load_template()
     created, errors = [], {}
     for index, item in enumerate(items):
-        try:
-            with db.session.begin_nested():
-                created.append(create_client(user, template=template, allow_duplicate=allow_duplicate,
-                                             enforce_required=enforce_required, **item))
+        try:  # create_client checks everything before it writes, so a failed item leaves nothing behind
+            created.append(create_client(user, template=template, allow_duplicate=allow_duplicate,
+                                         enforce_required=enforce_required, **item))
         except (ValidationFailed, DuplicateFound, NotAllowed) as exc:
             errors[index] = exc
     if errors:

@@ -85,3 +85,18 @@ def test_unchanged_save_records_nothing(tenant_a):
                          fields={"registered_capital": "￥500,000", "founded_on": "2024-06-30"})
         db.session.commit()
         assert client.version == 1 and len(history.history(client)) == 1
+
+
+def test_create_clients_is_all_or_nothing(tenant_a):
+    with factories.tenant_context(tenant_a.id):
+        owner = db.session.get(User, tenant_a.owner.id)
+        with pytest.raises(cs.BatchInvalid) as failed:
+            cs.create_clients(owner, [{"name": "甲公司"}, {"name": ""}, {"name": "丙公司", "stage": "no-such-stage"}],
+                              enforce_required=False)
+        assert sorted(failed.value.errors) == [1, 2], {i: getattr(e, "errors", e) for i, e in failed.value.errors.items()}
+        db.session.rollback()
+        assert db.session.query(Client).count() == 0
+        made = cs.create_clients(owner, [{"name": "甲公司"}, {"name": "乙公司"}], enforce_required=False)
+        db.session.commit()
+        numbers = [c.number for c in made]
+        assert db.session.query(Client).count() == 2 and numbers == sorted(numbers) and len(set(numbers)) == 2
