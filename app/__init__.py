@@ -50,7 +50,7 @@ def create_app(config: type | None = None, **overrides) -> Flask:
     # Blueprint packages define only `bp`; their routes are imported here, once everything they use is importable
     # (a domain imports another's services at the top of a module, never inside a function to dodge a cycle).
     for module in ("accounts.routes", "api.routes", "card_templates.routes", "clients.routes", "clients.card_routes",
-                   "main.routes", "settings.routes", "team.routes", "imports.routes"):
+                   "main.routes", "settings.routes", "team.routes", "imports.routes", "api.imports"):
         importlib.import_module(f"app.{module}")
     from app.accounts import bp as auth_bp
     from app.api import bp as api_bp

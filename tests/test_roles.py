@@ -222,6 +222,11 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("api.clients_archive", "DELETE"): card(204, editors, mutates=True, gate_first=True),
     ("api.clients_restore", "POST"): card(200, editors, mutates=True, gate_first=True, secret=REVEALED),
     ("api.clients_views", "GET"): card(200, admins, gate_first=True),
+    ("api.clients_export", "GET"): E(200, note="sensitive fields only when asked for"),
+    ("api.clients_batch", "POST"): E(422, editors, note="empty body"),
+    ("api.imports_create", "POST"): E(422, editors, note="no file"),
+    ("api.imports_show", "GET"): E(200, note="the role's own import"),
+    ("api.imports_undo", "POST"): E(409, editors, note="nothing to undo"),
 }
 
 # Known contradictions of the rules: (endpoint, method, role, object, visibility) -> reason. Each is an

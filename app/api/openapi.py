@@ -359,6 +359,8 @@ def document() -> dict:
     """The whole OpenAPI document (a fresh copy: callers may change it)."""
     from flask import request
 
+    from app.api import imports as bulk
+
     return deepcopy({
         "openapi": "3.1.0",
         "info": {"title": "ClientCard API", "version": "1",
@@ -367,11 +369,11 @@ def document() -> dict:
                                 "and answer {items, next_cursor, total}."},
         "servers": [{"url": request.script_root + "/api/v1"}],
         "security": [{"bearer": []}],
-        "paths": paths(),
+        "paths": {**paths(), **bulk.paths()},
         "components": {
             "securitySchemes": {"bearer": {
                 "type": "http", "scheme": "bearer",
                 "description": "An API token from Account → API tokens (or `flask --app wsgi token create`)."}},
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **bulk.schemas()},
         },
     })

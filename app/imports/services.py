@@ -286,6 +286,9 @@ def run_import(job: jobs.Job, user: User) -> dict:
     if imp is None or imp.data is None:
         raise jobs.JobFailed(_l("The uploaded file is no longer available; upload it again."))
     imp.job_id = job.id
+    # A real write before the first savepoint: SQLite's driver would commit on releasing an outermost one.
+    imp.status = "running"
+    db.session.flush()
     if user is None or user.role not in ("owner", "admin", "member") or not user.active:
         raise jobs.JobFailed(_l("Your role cannot create client cards."))
     template = load_template()
@@ -370,6 +373,7 @@ def run_import(job: jobs.Job, user: User) -> dict:
     else:
         savepoint.commit()
     imp = db.session.get(ImportRun, job.params["import_id"])
+    imp.status = "started"
     problems.sort(key=lambda p: p["row"])
     imp.created, imp.updated, imp.skipped = len(created_ids), len(updated_ids), skipped
     imp.problems = problems

@@ -59,4 +59,4 @@ def test_api_matches_its_openapi_document(app, team_a):
                 _run(operation.as_strategy(GenerationMode.POSITIVE, path_parameters=real), headers)
     finally:
         app.config["API_LIMIT"] = "600 per minute"
-    assert time.monotonic() - started < 60
+    assert time.monotonic() - started < 90  # 23 operations (bulk ones build workbooks) on a shared 2-core machine
