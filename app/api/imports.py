@@ -21,7 +21,7 @@ from app.extensions import db
 from app.imports import services as imports
 from app.imports.exports import export_list
 from app.imports.models import ImportRun
-from app.imports.reader import BadFile
+from app.imports.reader import BadFile, TooLarge
 from app.tenancy import current_tenant
 
 BATCH_MAX = 1000
@@ -148,7 +148,7 @@ def imports_create():
         imp = _upload(user)
     except BadFile as e:
         db.session.rollback()
-        if request.files.get("file") is not None and str(e.message).startswith(_("The file is larger than")[:10]):
+        if isinstance(e, TooLarge):
             api_abort(413, e.message)
         api_abort(422, errors={"file": str(e.message)})
     template = load_template()

@@ -34,6 +34,10 @@ class BadFile(Exception):
         self.message = message
 
 
+class TooLarge(BadFile):
+    """The upload is over IMPORT_MAX_BYTES (413)."""
+
+
 @dataclass
 class Sheet:
     """One sheet as a grid of cell values, with the header row found."""

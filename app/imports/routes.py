@@ -11,7 +11,7 @@ from app.clients.access import LimitReached, NotAllowed, check_limit, require
 from app.extensions import db
 from app.imports import bp, exports  # noqa: F401  (registers the export job handlers)
 from app.imports.models import ImportRun
-from app.imports.reader import BadFile, kind_of, read_sheet
+from app.imports.reader import BadFile, TooLarge, kind_of, read_sheet
 from app.imports import services as imports
 from app.tenancy import current_tenant
 from app.web import editor_required
@@ -42,7 +42,7 @@ def upload_file(user, upload) -> ImportRun:
         raise BadFile(_("Choose a file to upload."))
     data = upload.read(current_app.config["IMPORT_MAX_BYTES"] + 1)
     if len(data) > current_app.config["IMPORT_MAX_BYTES"]:
-        raise BadFile(_too_large())
+        raise TooLarge(_too_large())
     kind_of(upload.filename, data)
     read_sheet(upload.filename, data, None, imports.known_labels(load_template()))  # every check, before keeping it
     imp = ImportRun(created_by_id=user.id, filename=upload.filename[:200], data=data)
@@ -63,7 +63,7 @@ def upload():
         imp = upload_file(current_user, request.files.get("file"))
     except BadFile as e:
         db.session.rollback()
-        status = 413 if str(e.message) == _too_large() else 422
+        status = 413 if isinstance(e, TooLarge) else 422
         return render_template("imports/index.html", runs=imports.recent_imports(current_user),
                                error=e.message), status
     imp.mapping = imports.auto_mapping(load_template(), _sheet(imp),
