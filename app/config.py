@@ -37,7 +37,8 @@ class Config:
     REMEMBER_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
     WTF_CSRF_TIME_LIMIT = None
-    MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+    # Client-list uploads (IMPORT_MAX_BYTES, default 20 MB) need a little more than the 16 MB other forms get.
+    MAX_CONTENT_LENGTH = max(16 * 1024 * 1024, int(os.environ.get("IMPORT_MAX_BYTES") or 20 * 1024 * 1024) + 1024 * 1024)
 
     # Redis must never take the site down: calls give up quickly, and while Redis is unreachable the rate
     # limits are counted in each process's memory (create_app points the limiter at REDIS_URL).
@@ -57,6 +58,11 @@ class Config:
     SHARE_LOOKUP_LIMIT = "30 per minute"   # unknown share tokens per address
     SHARE_CODE_LIMIT = "5 per 10 minutes"  # wrong access-code guesses per link
     LOGO_DIR = os.environ.get("LOGO_DIR") or str(INSTANCE_DIR / "logos")  # tenant logos for PDFs
+    # Long work (imports, exports): RQ when REDIS_URL is set, else a thread in the web process.
+    JOB_TIMEOUT_SECONDS = int(os.environ.get("JOB_TIMEOUT_SECONDS") or 3600)
+    JOBS_EAGER = False  # run jobs before enqueue() returns (tests)
+    IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES") or 20 * 1024 * 1024)
+    IMPORT_MAX_ROWS = int(os.environ.get("IMPORT_MAX_ROWS") or 50_000)
 
     INVITE_DAYS = 7
 
@@ -77,6 +83,7 @@ class Config:
 class TestConfig(Config):
     TESTING = True
     SECRET_KEY = "test-secret-not-for-production"
+    JOBS_EAGER = True  # a job has finished when the request that started it answers
     # Tests keep Redis optional: the limiter uses Redis only when REDIS_URL is set.
 
 

@@ -32,7 +32,7 @@ from app.card_templates.formdata import input_name
 from app.extensions import db as _db, limiter
 from app.tenancy import set_current_tenant, tenant_context
 from tests import factories
-from tests.conftest import Browser, _truncate_all
+from tests.conftest import Browser, _truncate_all, readable_body
 
 ROLES = ("owner", "admin", "member", "viewer")
 OBJECTS = ("own", "colleague", "sensitive")
@@ -193,6 +193,19 @@ EXPECT: dict[tuple[str, str], Expect] = {
     # Merging two cards that differ in a sensitive field needs to read it on both.
     ("clients.merge", "POST"): card(302, lambda r, o: editors(r, o) and (o == "colleague" or reads_sensitive(r, o)),
                                     mutates=True),
+    # ---------------- jobs (progress bars): only the user who started a job (or an admin) sees it
+    ("jobs.status", "GET"): E(200, note="the role's own job"),
+    ("jobs.download", "GET"): E(200, note="the role's own finished export"),
+    # ---------------- import and export
+    ("imports.index", "GET"): E(200, editors),
+    ("imports.upload", "POST"): E(422, editors, note="no file"),
+    ("imports.show", "GET"): E(200, note="the role's own finished import"),
+    ("imports.mapping", "POST"): E(302, editors, note="a finished import: back to its page"),
+    ("imports.start", "POST"): E(302, editors, note="a finished import: back to its page"),
+    ("imports.report", "GET"): E(200),
+    ("imports.undo", "POST"): E(302, editors, note="nothing to undo: a message"),
+    ("imports.export_list", "GET"): E(200, note="sensitive fields only when asked for"),
+    ("imports.export_all", "POST"): E(200, owner_only, mutates=True),
     # ---------------- the API
     ("api.openapi", "GET"): E(200),
     ("api.template_show", "GET"): E(200),
@@ -259,6 +272,11 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("api.share_links_index", "GET"): E(200),
     ("api.share_links_revoke", "DELETE"): E(204, editors, mutates=True, denied=404,
                                             note="viewers: a link of the owner's"),
+    ("api.clients_export", "GET"): E(200, note="sensitive fields only when asked for"),
+    ("api.clients_batch", "POST"): E(422, editors, note="empty body"),
+    ("api.imports_create", "POST"): E(422, editors, note="no file"),
+    ("api.imports_show", "GET"): E(200, note="the role's own import"),
+    ("api.imports_undo", "POST"): E(409, editors, note="nothing to undo"),
 }
 
 # Billing answers 404 everywhere without STRIPE_SECRET_KEY (self-hosted); its routes are walked with it set.
@@ -484,6 +502,10 @@ class Request:
             self.values["view_id"] = self._fresh_view()
         if "version" in self.rule.arguments:
             self.values["version"] = self._version(self.target)
+        if "job_id" in self.rule.arguments:
+            self.values["job_id"] = self._own_job(with_file=e == "jobs.download")
+        if "import_id" in self.rule.arguments:
+            self.values["import_id"] = self._own_import()
         if "change_id" in self.rule.arguments:
             self.values["change_id"] = self._rename_change()
         self.form = self._form()
@@ -553,6 +575,30 @@ class Request:
                              {"date": "2026-01-05", "method": "电话", "content": "角色测试的跟进"})
             _db.session.commit()
             return f.id
+    def _own_job(self, with_file: bool = False) -> int:
+        from app.jobs import Job, JobFile
+
+        with tenant_context(self.t.bundle.id):
+            job = Job(kind="import.clients", created_by_id=self.t.users[self.role], params={})
+            _db.session.add(job)
+            if with_file:
+                job.kind, job.status = "export.clients", "done"
+                _db.session.flush()
+                _db.session.add(JobFile(job_id=job.id, filename="clients.csv", content_type="text/csv", data=b"a"))
+            _db.session.commit()
+            return job.id
+
+    def _own_import(self) -> int:
+        from app.db_types import utcnow
+        from app.imports.models import ImportRun
+
+        with tenant_context(self.t.bundle.id):
+            imp = ImportRun(created_by_id=self.t.users[self.role], filename="list.csv", status="started",
+                            finished_at=utcnow(), problems=[{"row": 3, "field": "", "message": "x", "kind": "error",
+                                                             "name": "n"}])
+            _db.session.add(imp)
+            _db.session.commit()
+            return imp.id
 
     def _rename_change(self) -> int:
         from app.accounts.models import User
@@ -659,6 +705,7 @@ def _text(r) -> str:
         return subprocess.run(["pdftotext", "-enc", "UTF-8", "-", "-"], input=r.get_data(), capture_output=True,
                               check=True).stdout.decode()
     body = r.get_data(as_text=True)
+    body = readable_body(r)
     if r.is_json:
         body += json.dumps(r.get_json(silent=True), ensure_ascii=False)
     return body

@@ -4,6 +4,7 @@ from __future__ import annotations
 from copy import deepcopy
 
 from app.api import followups as followups_api
+from app.api import imports as bulk
 from app.values import FIELD_TYPES
 
 PROBLEM = "application/problem+json"
@@ -385,6 +386,9 @@ def document() -> dict:
         more_paths, more_schemas = provider(sys.modules[__name__])
         all_paths.update(more_paths)
         schemas.update(more_schemas)
+    all_paths.update(bulk.paths())
+    schemas.update(bulk.schemas())
+
     return deepcopy({
         "openapi": "3.1.0",
         "info": {"title": "ClientCard API", "version": "1",
