@@ -42,7 +42,7 @@ def _paths() -> dict:
         tag="billing", op_id="getBilling")}}
 
 
-openapi.SCHEMAS["Billing"] = {
+BILLING_SCHEMA = {
     "type": "object", "required": ["plan", "seats", "seats_used", "clients_limit", "status", "grace_until"],
     "properties": {
         "plan": {"enum": ["free", "team"]},
@@ -58,4 +58,4 @@ openapi.SCHEMAS["Billing"] = {
         "renews_at": {"type": ["string", "null"], "format": "date-time"},
     },
 }
-openapi.EXTRA_PATHS.append(_paths)
+openapi.register_paths(lambda h: (_paths(), {"Billing": BILLING_SCHEMA}))

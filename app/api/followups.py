@@ -1,5 +1,5 @@
 """REST API v1 for grading, follow-ups and the due list, in the style of app.api.routes; documented by
-`openapi_paths` / `OPENAPI_SCHEMAS`, which app.api.openapi merges into the document."""
+`openapi_paths` / `OPENAPI_SCHEMAS`, registered with app.api.openapi."""
 from __future__ import annotations
 
 import re
@@ -9,6 +9,7 @@ from flask import jsonify, request
 from flask_babel import gettext as _
 
 from app.api import bp
+from app.api.openapi import register_paths
 from app.api.auth import admin_only, api_abort, current_api_user, editor_only, json_body
 from app.api.problems import problem
 from app.api.routes import _check_shape, _client_or_404, _commit_or_fail, _page_params, _id_page
@@ -221,3 +222,6 @@ def openapi_paths(op, json_, problem_, errors, page, client_id) -> dict:
                       op_id="dueFollowUps"),
         },
     }
+
+
+register_paths(lambda h: (openapi_paths(h._op, h._json, h._problem, h._errors, h.PAGE, h.CLIENT_ID), OPENAPI_SCHEMAS))

@@ -1,5 +1,5 @@
 """REST API v1 for bulk work: list export, batch create, imports (start, status, undo). Documented by `paths()`
-and `SCHEMAS`, which app.api.openapi merges into the document."""
+and `schemas()`, registered with app.api.openapi."""
 from __future__ import annotations
 
 import json
@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 
 from app import jobs
 from app.api import bp
+from app.api.openapi import LIST_PARAMS, _errors, _json, _op, _problem, _ref, register_paths
 from app.api.auth import api_abort, editor_only, json_body
 from app.api.problems import problem
 from app.api.routes import CLIENT_SPEC, MAX_ID, _check_shape, _int_list, _list_params, _string_list, _user
@@ -214,8 +215,6 @@ def imports_undo(import_id):
 # ---------------------------------------------------------------- OpenAPI
 
 def paths() -> dict:
-    from app.api.openapi import LIST_PARAMS, _errors, _json, _op, _problem, _ref
-
     binary = {"type": "string", "format": "binary"}
     list_filters = [p for p in LIST_PARAMS if p["name"] not in ("limit", "cursor", "sort")]
     import_id = {"name": "import_id", "in": "path", "required": True,
@@ -269,8 +268,6 @@ def paths() -> dict:
 
 
 def schemas() -> dict:
-    from app.api.openapi import _ref
-
     return {
         "ClientBatch": {"type": "object", "required": ["clients"], "additionalProperties": False, "properties": {
             "clients": {"type": "array", "minItems": 1, "maxItems": BATCH_MAX, "items": _ref("ClientCreate")}}},
@@ -292,3 +289,6 @@ def schemas() -> dict:
                        "can_undo": {"type": "boolean"}, "removed": {"type": "integer"},
                        "archived": {"type": "integer"}, "restored": {"type": "integer"}}},
     }
+
+
+register_paths(lambda h: (paths(), schemas()))

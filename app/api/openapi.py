@@ -1,10 +1,11 @@
 """The OpenAPI 3.1 document of API v1, served at /api/v1/openapi.json and checked by schemathesis."""
 from __future__ import annotations
 
+import sys
 from copy import deepcopy
 
-from app.api import followups as followups_api
-from app.api import imports as bulk
+from flask import request
+
 from app.values import FIELD_TYPES
 
 PROBLEM = "application/problem+json"
@@ -367,27 +368,14 @@ def paths() -> dict:
     }
 
 
-# Other modules of the API add their paths here (a function returning {path: item}), e.g. app/api/billing.py.
-EXTRA_PATHS: list = []
-
-
 def document() -> dict:
     """The whole OpenAPI document (a fresh copy: callers may change it)."""
-    import sys
-
-    from flask import request
 
     all_paths, schemas = paths(), dict(SCHEMAS)
-    for extra in EXTRA_PATHS:
-        all_paths.update(extra())
-    all_paths.update(followups_api.openapi_paths(_op, _json, _problem, _errors, PAGE, CLIENT_ID))
-    schemas.update(followups_api.OPENAPI_SCHEMAS)
     for provider in PATH_PROVIDERS:
         more_paths, more_schemas = provider(sys.modules[__name__])
         all_paths.update(more_paths)
         schemas.update(more_schemas)
-    all_paths.update(bulk.paths())
-    schemas.update(bulk.schemas())
 
     return deepcopy({
         "openapi": "3.1.0",
