@@ -17,6 +17,27 @@ def _database_url() -> str:
     return url
 
 
+def _env_limit(name: str, default: str) -> str:
+    """A rate limit such as "600 per minute" or "20/minute" from the environment; refused at start-up when malformed."""
+    value = (os.environ.get(name) or "").strip() or default
+    from limits import parse_many
+
+    try:
+        parse_many(value)
+    except ValueError as e:
+        raise ValueError(f"{name}={value!r} is not a rate limit such as '600 per minute'") from e
+    return value
+
+
+def _env_int(name: str, default: int) -> int:
+    value = (os.environ.get(name) or "").strip()
+    if not value:
+        return default
+    if not value.isdecimal() or int(value) < 1:
+        raise ValueError(f"{name}={value!r} must be a whole number of at least 1")
+    return int(value)
+
+
 class Config:
     SECRET_KEY = os.environ.get("SECRET_KEY") or None
     SQLALCHEMY_DATABASE_URI = _database_url()
@@ -47,13 +68,15 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_STRATEGY = "fixed-window"
-    LOGIN_LIMIT_IP = "20 per minute"
-    LOGIN_LIMIT_ACCOUNT = "5 per 5 minutes"
-    SIGNUP_LIMIT = "10 per hour"
-    API_LIMIT = "600 per minute"
+    LOGIN_LIMIT_IP = _env_limit("LOGIN_LIMIT_IP", "20 per minute")
+    LOGIN_LIMIT_ACCOUNT = _env_limit("LOGIN_LIMIT_ACCOUNT", "5 per 5 minutes")
+    SIGNUP_LIMIT = _env_limit("SIGNUP_LIMIT", "10 per hour")
+    # Per API token; counted in Redis (shared by every worker and server) when REDIS_URL is set.
+    API_LIMIT = _env_limit("API_LIMIT", "600 per minute")
+    API_MAX_BODY = _env_int("API_MAX_BODY", 1024 * 1024)
 
-    INVITE_DAYS = 7
-    PASSWORD_RESET_SECONDS = 3600
+    INVITE_DAYS = _env_int("INVITE_DAYS", 7)
+    PASSWORD_RESET_SECONDS = _env_int("PASSWORD_RESET_SECONDS", 3600)
 
 
 class TestConfig(Config):
