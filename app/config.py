@@ -17,6 +17,27 @@ def _database_url() -> str:
     return url
 
 
+def _env_limit(name: str, default: str) -> str:
+    """A rate limit such as "600 per minute" or "20/minute" from the environment; refused at start-up when malformed."""
+    value = (os.environ.get(name) or "").strip() or default
+    from limits import parse_many
+
+    try:
+        parse_many(value)
+    except ValueError as e:
+        raise ValueError(f"{name}={value!r} is not a rate limit such as '600 per minute'") from e
+    return value
+
+
+def _env_int(name: str, default: int) -> int:
+    value = (os.environ.get(name) or "").strip()
+    if not value:
+        return default
+    if not value.isdecimal() or int(value) < 1:
+        raise ValueError(f"{name}={value!r} must be a whole number of at least 1")
+    return int(value)
+
+
 class Config:
     SECRET_KEY = os.environ.get("SECRET_KEY") or None
     SQLALCHEMY_DATABASE_URI = _database_url()
@@ -48,10 +69,12 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_STRATEGY = "fixed-window"
-    LOGIN_LIMIT_IP = "20 per minute"
-    LOGIN_LIMIT_ACCOUNT = "5 per 5 minutes"
-    SIGNUP_LIMIT = "10 per hour"
-    API_LIMIT = "600 per minute"
+    LOGIN_LIMIT_IP = _env_limit("LOGIN_LIMIT_IP", "20 per minute")
+    LOGIN_LIMIT_ACCOUNT = _env_limit("LOGIN_LIMIT_ACCOUNT", "5 per 5 minutes")
+    SIGNUP_LIMIT = _env_limit("SIGNUP_LIMIT", "10 per hour")
+    # Per API token; counted in Redis (shared by every worker and server) when REDIS_URL is set.
+    API_LIMIT = _env_limit("API_LIMIT", "600 per minute")
+    API_MAX_BODY = _env_int("API_MAX_BODY", 1024 * 1024)
 
     # Card PDFs and share links
     PDF_TIMEOUT = float(os.environ.get("PDF_TIMEOUT_SECONDS") or 20)  # a render is stopped after this
@@ -64,7 +87,6 @@ class Config:
     IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES") or 20 * 1024 * 1024)
     IMPORT_MAX_ROWS = int(os.environ.get("IMPORT_MAX_ROWS") or 50_000)
 
-    INVITE_DAYS = 7
 
     # Billing (Stripe). Without STRIPE_SECRET_KEY billing is off: no plans, no limits, no billing pages.
     STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY") or None
@@ -77,7 +99,9 @@ class Config:
     FREE_MAX_CLIENTS = int(os.environ.get("FREE_MAX_CLIENTS") or 200)
     FREE_MAX_SHARE_DAYS = int(os.environ.get("FREE_MAX_SHARE_DAYS") or 7)
     BILLING_GRACE_DAYS = int(os.environ.get("BILLING_GRACE_DAYS") or 14)
-    PASSWORD_RESET_SECONDS = 3600
+
+    INVITE_DAYS = _env_int("INVITE_DAYS", 7)
+    PASSWORD_RESET_SECONDS = _env_int("PASSWORD_RESET_SECONDS", 3600)
 
 
 class TestConfig(Config):

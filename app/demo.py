@@ -18,8 +18,9 @@ from app.accounts.models import Tenant, User
 from app.card_templates.models import CardTemplate
 from app.card_templates.services import fields_by_key, install_builtin, load_template
 from app.clients.models import (Client, ClientChange, ClientCoOwner, ClientFieldValue, ClientMatchKey,
-                                ClientNumberCounter)
-from app.clients.derived import build_search_text, completeness, field_value_rows, match_keys
+                                ClientNumberCounter, ClientSearchGrams)
+from app.clients.derived import (build_search_text, completeness, field_value_rows, match_keys, name_sort_key,
+                                 search_grams)
 from app.extensions import db
 from app.tenancy import tenant_context
 
@@ -322,7 +323,7 @@ def _bulk_clients(tenant: Tenant, template: CardTemplate, n: int, rng: random.Ra
             tags = rng.sample(TAGS, rng.randint(0, 3))
             stub = SimpleNamespace(name=name, number=number(created), tags=tags, values=values)
             rows.append({
-                "tenant_id": tenant.id, "number": stub.number, "name": name,
+                "tenant_id": tenant.id, "number": stub.number, "name": name, "name_sort": name_sort_key(name),
                 "stage": rng.choice(stages), "grade": grade_for(values), "grade_source": "rule",
                 "owner_id": rng.choice(people), "tags": tags, "values": values,
                 "search_text": build_search_text(template, stub), "completeness": completeness(template, values),
@@ -341,6 +342,9 @@ def _bulk_clients(tenant: Tenant, template: CardTemplate, n: int, rng: random.Ra
             if len(people) > 1 and rng.random() < 0.1:
                 co_rows.append({"tenant_id": tenant.id, "client_id": cid, "user_id": rng.choice(people[1:])})
         db.session.execute(insert(ClientMatchKey), key_rows)
+        db.session.execute(insert(ClientSearchGrams), [
+            {"tenant_id": tenant.id, "client_id": cid, "grams": search_grams(row["search_text"])}
+            for cid, row in zip(ids, rows)])
         value_rows = [{"tenant_id": tenant.id, "client_id": cid, "key": k, "num": num, "txt": txt}
                       for cid, row in zip(ids, rows) for k, num, txt in field_value_rows(template, row["values"])]
         if value_rows:

@@ -215,6 +215,7 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("api.template_field_restore", "POST"): E(404, admins, note="absent key"),
     ("api.clients_index", "GET"): E(200, note="list items never carry sensitive values"),
     ("api.clients_create", "POST"): E(201, editors),
+    ("api.clients_batch", "POST"): E(201, editors),
     ("api.clients_show", "GET"): card(200, secret=REVEALED),
     ("api.clients_history", "GET"): card(200, secret=REVEALED),
     ("api.clients_update", "PATCH"): card(200, editors, mutates=True, gate_first=True, secret=REVEALED,
@@ -273,7 +274,6 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("api.share_links_revoke", "DELETE"): E(204, editors, mutates=True, denied=404,
                                             note="viewers: a link of the owner's"),
     ("api.clients_export", "GET"): E(200, note="sensitive fields only when asked for"),
-    ("api.clients_batch", "POST"): E(422, editors, note="empty body"),
     ("api.imports_create", "POST"): E(422, editors, note="no file"),
     ("api.imports_show", "GET"): E(200, note="the role's own import"),
     ("api.imports_undo", "POST"): E(409, editors, note="nothing to undo"),
@@ -653,6 +653,8 @@ class Request:
         e, t = self.endpoint, self.t
         if e == "api.clients_create":
             return {"name": f"接口客户{next(t.counter)}", "fields": REQUIRED, "allow_duplicate": True}
+        if e == "api.clients_batch":
+            return {"items": [{"name": f"批量客户{next(t.counter)}", "fields": REQUIRED}], "allow_duplicate": True}
         if e == "api.clients_update":
             return {"version": self._version(self.target), "name": self.target.name + "新"}
         if self.method in ("POST", "PATCH", "PUT"):

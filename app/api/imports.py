@@ -10,23 +10,17 @@ from flask_babel import gettext as _
 from app import jobs
 from app.api import bp
 from app.api.openapi import LIST_PARAMS, _errors, _json, _op, _problem, _ref, register_paths
-from app.api.auth import api_abort, editor_only, json_body
+from app.api.auth import api_abort, editor_only
 from app.api.problems import problem
-from app.api.routes import CLIENT_SPEC, MAX_ID, _check_shape, _int_list, _list_params, _string_list, _user
-from app.api.serializers import People, client_json
+from app.api.routes import MAX_ID, _list_params, _user
 from app.card_templates.services import load_template
-from app.clients import services as cs
-from app.clients.access import card_view, check_limit
-from app.clients.duplicates import DuplicateFound
+from app.clients.access import check_limit
 from app.extensions import db
 from app.imports import services as imports
 from app.imports.exports import export_list
 from app.imports.models import ImportRun
 from app.imports.reader import BadFile, TooLarge
 from app.tenancy import current_tenant
-
-BATCH_MAX = 1000
-
 
 @bp.get("/clients/export")
 def clients_export():
@@ -46,66 +40,6 @@ def clients_export():
                                            reason=(request.args.get("reason") or "API")[:200])
     db.session.commit()
     return download(data, filename, mimetype)
-
-
-def _item_errors(item) -> dict:
-    if not isinstance(item, dict):
-        return {"item": _("Enter each client as an object.")}
-    spec = {k: (types, _(msg)) for k, (types, msg) in CLIENT_SPEC.items() if k not in ("version",)}
-    errors = _check_shape(item, spec, required=("name",))
-    if item.get("tags") is not None and "tags" not in errors and not _string_list(item["tags"]):
-        errors["tags"] = _("Enter tags as a list of strings.")
-    if item.get("co_owners") is not None and "co_owners" not in errors and not _int_list(item["co_owners"]):
-        errors["co_owners"] = _("Enter co-owners as a list of user ids.")
-    if "owner" not in errors and isinstance(item.get("owner"), int) and not 0 < item["owner"] <= MAX_ID:
-        errors["owner"] = _("Choose an active colleague as owner.")
-    if "co_owners" not in errors and any(not 0 < i <= MAX_ID for i in item.get("co_owners") or []):
-        errors["co_owners"] = _("Co-owners must be active colleagues.")
-    return errors
-
-
-@bp.post("/clients/batch")
-@editor_only
-def clients_batch():
-    """Up to 1,000 cards in one request, validated together: all created, or none with per-item errors."""
-    data = json_body()
-    errors = _check_shape(data, {"clients": ((list,), _("Enter clients as a list of client objects."))},
-                          required=("clients",))
-    if errors:
-        api_abort(422, errors=errors)
-    items = data["clients"]
-    if not items or len(items) > BATCH_MAX:
-        api_abort(422, errors={"clients": _("Send between 1 and %(n)d clients.", n=BATCH_MAX)})
-    shape = [(i, _item_errors(item)) for i, item in enumerate(items)]
-    bad = [{"index": i, "errors": e} for i, e in shape if e]
-    if bad:
-        return problem(422, _("Some clients are not valid; nothing was created."), items=bad)
-    check_limit(current_tenant(), "clients", adding=len(items))
-    user = _user()
-    template = load_template()
-    kwargs = [{"name": it["name"], "stage": it.get("stage"), "owner_id": it.get("owner"), "tags": it.get("tags"),
-               "co_owner_ids": it.get("co_owners"), "fields": it.get("fields") or {}} for it in items]
-    allow_duplicate = all(bool(it.get("allow_duplicate")) for it in items)
-    try:
-        created = cs.create_clients(user, kwargs, template=template, allow_duplicate=allow_duplicate)
-    except cs.BatchInvalid as exc:
-        db.session.rollback()
-        out = []
-        for index, err in sorted(exc.errors.items()):
-            if isinstance(err, cs.ValidationFailed):
-                out.append({"index": index, "errors": {k: str(v) for k, v in err.errors.items()}})
-            elif isinstance(err, DuplicateFound):
-                out.append({"index": index, "errors": {"name": _(
-                    "This client may already exist; send \"allow_duplicate\": true to create it anyway.")}})
-            else:
-                out.append({"index": index, "errors": {"item": str(getattr(err, "message", "") or err)}})
-        return problem(422, _("Some clients are not valid; nothing was created."), items=out)
-    people = People()
-    payload = [client_json(c, card_view(user, c, template, reveal=False).values(), people) for c in created]
-    db.session.commit()
-    response = jsonify({"items": payload})
-    response.status_code = 201
-    return response
 
 
 def _import_json(imp: ImportRun) -> dict:
@@ -232,14 +166,6 @@ def paths() -> dict:
                      "schema": {"enum": ["true", "false"], "default": "false"}},
                     {"name": "reason", "in": "query", "required": False, "schema": {"type": "string"}}]
             + list_filters, op_id="exportClients")},
-        "/clients/batch": {"post": _op(
-            f"Create up to {BATCH_MAX} cards at once: all created, or none with per-item errors.",
-            {"201": _json({"type": "object", "required": ["items"],
-                           "properties": {"items": {"type": "array", "items": _ref("Client")}}}, "The new cards."),
-             "422": _problem("Invalid input: `errors` for the body, or `items` with each invalid client's index "
-                             "and errors.", "BatchProblem"),
-             **_errors("400", "403", "415")},
-            body="ClientBatch", op_id="createClients")},
         "/imports": {"post": {
             "summary": "Import a client list (.xlsx or .csv) as a background job.", "operationId": "createImport",
             "tags": ["imports"],
@@ -269,8 +195,6 @@ def paths() -> dict:
 
 def schemas() -> dict:
     return {
-        "ClientBatch": {"type": "object", "required": ["clients"], "additionalProperties": False, "properties": {
-            "clients": {"type": "array", "minItems": 1, "maxItems": BATCH_MAX, "items": _ref("ClientCreate")}}},
         "BatchProblem": {"allOf": [_ref("Problem"), {"type": "object", "properties": {
             "errors": {"type": "object", "additionalProperties": {"type": "string"}},
             "items": {"type": "array", "items": {"type": "object", "required": ["index", "errors"], "properties": {

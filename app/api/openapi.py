@@ -88,7 +88,9 @@ def _list_of(item: str) -> dict:
     return {"type": "object", "required": ["items", "next_cursor", "total"], "properties": {
         "items": {"type": "array", "items": _ref(item)},
         "next_cursor": {"type": ["string", "null"]},
-        "total": {"type": "integer", "minimum": 0}}}
+        "total": {"type": "integer", "minimum": 0},
+        "total_exact": {"type": "boolean", "description": "false when `total` is a floor: the client list counts "
+                                                          "at most 1,000 matches and answers 1001 beyond that"}}}
 
 
 FIELD_ATTRIBUTES = {
@@ -117,6 +119,11 @@ SCHEMAS = {
     "DuplicateProblem": {
         "allOf": [_ref("Problem"), {"type": "object", "required": ["duplicates"], "properties": {
             "duplicates": {"type": "array", "items": _ref("Duplicate")}}}],
+    },
+    "BatchDuplicateProblem": {
+        "allOf": [_ref("Problem"), {"type": "object", "required": ["duplicates"], "properties": {
+            "duplicates": {"type": "object", "additionalProperties": {"type": "array", "items": _ref("Duplicate")},
+                           "description": "Item index to its likely duplicates."}}}],
     },
     "ConflictProblem": {
         "allOf": [_ref("Problem"), {"type": "object", "properties": {
@@ -183,6 +190,19 @@ SCHEMAS = {
             "co_owners": {"type": "array", "items": {"type": "integer"}},
             "tags": {"type": "array", "items": {"type": "string"}},
             "fields": {"type": "object", "additionalProperties": _ref("FieldInput")},
+            "allow_duplicate": {"type": "boolean", "default": False},
+        },
+    },
+    "ClientBatch": {
+        "type": "object", "required": ["items"], "additionalProperties": False,
+        "properties": {
+            "items": {"type": "array", "minItems": 1, "maxItems": 500, "items": {
+                "type": "object", "required": ["name"], "additionalProperties": False,
+                "properties": {
+                    "name": {"type": "string"}, "stage": {"type": "string"}, "owner": {"type": "integer"},
+                    "co_owners": {"type": "array", "items": {"type": "integer"}},
+                    "tags": {"type": "array", "items": {"type": "string"}},
+                    "fields": {"type": "object", "additionalProperties": _ref("FieldInput")}}}},
             "allow_duplicate": {"type": "boolean", "default": False},
         },
     },
@@ -332,6 +352,16 @@ def paths() -> dict:
                                          "DuplicateProblem"),
                          **_errors("400", "403", "415", "422")},
                         body="ClientCreate", op_id="createClient"),
+        },
+        "/clients/batch": {
+            "post": _op("Create up to 500 clients at once, all or nothing: nothing is written when any item fails "
+                        "(errors are keyed items.<index>.<field>). Sensitive values are not answered.",
+                        {"201": _json({"type": "object", "required": ["items"], "properties": {
+                            "items": {"type": "array", "items": _ref("Client")}}}, "The new clients, in order."),
+                         "409": _problem("Some items look like existing clients or like earlier items of the batch; "
+                                         "send allow_duplicate: true to create them anyway.", "BatchDuplicateProblem"),
+                         **_errors("400", "403", "415", "422")},
+                        body="ClientBatch", op_id="createClients"),
         },
         "/clients/{client_id}": {
             "parameters": [CLIENT_ID],

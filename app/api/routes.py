@@ -17,7 +17,7 @@ from app.card_templates import editing
 from app.card_templates.cache import cached_template
 from app.card_templates.services import fields_by_key, load_template
 from app.clients import services as cs
-from app.clients.access import card_view, get_visible_client
+from app.clients.access import NotAllowed, card_view, get_visible_client
 from app.clients.duplicates import DuplicateFound
 from app.clients.history import history, record_view
 from app.clients.models import ClientView
@@ -261,6 +261,13 @@ CLIENT_SPEC = {
 
 def _client_body(*, create: bool) -> dict:
     data = json_body()
+    errors = _client_errors(data, create=create)
+    if errors:
+        api_abort(422, errors=errors)
+    return data
+
+
+def _client_errors(data: dict, *, create: bool) -> dict:
     allowed = {k: (types, _(msg)) for k, (types, msg) in CLIENT_SPEC.items()
                if k not in (("version", "grade_override") if create else ("allow_duplicate",))}
     errors = _check_shape(data, allowed, required=("name",) if create else ("version",))
@@ -278,9 +285,7 @@ def _client_body(*, create: bool) -> dict:
         errors["co_owners"] = _("Co-owners must be active colleagues.")
     if "version" not in errors and isinstance(data.get("version"), int) and not 0 <= data["version"] <= MAX_ID:
         errors["version"] = _("Enter the version you loaded, a whole number.")
-    if errors:
-        api_abort(422, errors=errors)
-    return data
+    return errors
 
 
 @bp.get("/clients")
@@ -291,11 +296,12 @@ def clients_index():
     template = cached_template()
     params = _list_params(listing, template)
     page = listing.list_clients(user, params, template, with_values=True)
-    total = listing.count_clients(user, params, template)
+    total = listing.count_clients(user, params, template)  # capped: never costs more than the page
     people = People()
     # List items never carry sensitive values: fetch the card (which is logged) to see them.
     items = [client_json(c, card_view(user, c, template, reveal=False).values(), people) for c in page.items]
-    return jsonify({"items": items, "next_cursor": page.next_cursor, "total": total})
+    return jsonify({"items": items, "next_cursor": page.next_cursor, "total": total,
+                    "total_exact": listing.total_exact(total)})
 
 
 ARCHIVED = {"false": "active", "true": "archived", "all": "all"}
@@ -359,6 +365,57 @@ def clients_create():
     response = jsonify(payload)
     response.status_code = 201
     response.headers["Location"] = f"{bp.url_prefix}/clients/{client.id}"
+    return response
+
+
+MAX_BATCH = 500
+
+
+@bp.post("/clients/batch")
+@editor_only
+def clients_batch():
+    """Create up to 500 clients at once, all or nothing (the bulk write path import uses too)."""
+    data = json_body()
+    errors = _check_shape(data, {"items": ((list,), _("Enter the clients as a list of objects.")),
+                                 "allow_duplicate": ((bool,), _("Enter true or false."))}, required=("items",))
+    items = data.get("items") if not errors else []
+    if not errors and not 1 <= len(items) <= MAX_BATCH:
+        errors["items"] = _("Send from 1 to %(n)d clients at a time.", n=MAX_BATCH)
+    for i, item in enumerate(items if not errors else []):
+        if not isinstance(item, dict):
+            errors[f"items.{i}"] = _("Enter the client as an object.")
+            continue
+        if "allow_duplicate" in item:
+            errors[f"items.{i}.allow_duplicate"] = _("Set allow_duplicate once, for the whole batch.")
+        errors.update({f"items.{i}.{k}": v for k, v in _client_errors(
+            {k: v for k, v in item.items() if k != "allow_duplicate"}, create=True).items()})
+    if errors:
+        api_abort(422, errors=errors)
+    user = _user()
+    template = cached_template()
+    kwargs = [{"name": item["name"], "stage": item.get("stage"), "owner_id": item.get("owner"),
+               "tags": item.get("tags"), "co_owner_ids": item.get("co_owners"), "fields": item.get("fields") or {}}
+              for item in items]
+    try:
+        created = cs.create_clients(user, kwargs, template=template, allow_duplicate=bool(data.get("allow_duplicate")))
+    except cs.BatchInvalid as e:
+        db.session.rollback()
+        refused = [exc for exc in e.errors.values() if isinstance(exc, NotAllowed)]
+        if refused:
+            return problem(403, str(refused[0]))
+        invalid = {f"items.{i}.{k}": str(v) for i, exc in e.errors.items() if isinstance(exc, cs.ValidationFailed)
+                   for k, v in exc.errors.items()}
+        if invalid:
+            return _invalid(invalid)
+        return problem(409, _("Some clients may already exist. Check the duplicates, or send "
+                              "\"allow_duplicate\": true to create them anyway."),
+                       duplicates={str(i): [duplicate_json(c) for c in exc.candidates]
+                                   for i, exc in e.errors.items()})
+    people = People()
+    payload = [client_json(c, card_view(user, c, template, reveal=False).values(), people) for c in created]
+    _commit_or_fail()
+    response = jsonify({"items": payload})
+    response.status_code = 201
     return response
 
 

@@ -6,14 +6,17 @@ Sensitive values stay in the card: no derived column or side row holds a value o
 """
 from __future__ import annotations
 
+import re
 from typing import Iterable
+
+from pypinyin import Style, lazy_pinyin
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.card_templates.models import CardTemplate, FieldDef
 from app.card_templates.services import fields_by_key
-from app.clients.models import Client, ClientFieldValue, ClientMatchKey
+from app.clients.models import Client, ClientFieldValue, ClientMatchKey, ClientSearchGrams
 from app.extensions import db
 from app.followups.grading import apply_grade
 from app.tenancy import current_tenant_id
@@ -37,9 +40,55 @@ def completeness(template: CardTemplate, values: dict) -> float:
     return round(filled / total, 4) if total else 1.0
 
 
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+CJK_CHAR = re.compile(f"[{_CJK}]")
+GRAM_CHARS = re.compile(f"^[0-9a-z{_CJK}]+$")
+_GRAM_RUN = re.compile(f"[0-9a-z{_CJK}]+")
+_NON_WORD = re.compile(r"[\W_]+")
+
+
+def name_pinyin(name: str) -> str:
+    """Full pinyin and initials of a name with Chinese in it ("中联重科" -> "zhonglianzhongke zlzk"), for search;
+    empty for a name without Chinese."""
+    if not name or not CJK_CHAR.search(name):
+        return ""
+    full = "".join(lazy_pinyin(name)).lower()
+    initials = "".join(lazy_pinyin(name, style=Style.FIRST_LETTER)).lower()
+    keep = lambda s: "".join(ch for ch in s if ch.isascii() and ch.isalnum())  # noqa: E731
+    return f"{keep(full)} {keep(initials)}"
+
+
+def name_sort_key(name: str) -> str:
+    """The name's pinyin sort key: syllables and Latin words joined by ".", then " " and the name itself (homophones
+    in a stable order, keys distinct): "zhong.lian 中联". Compared bytewise (SQLite's default, PostgreSQL's "C"
+    collation), so both databases order alike, and a name sorts before the longer names it begins."""
+    name = normalize_text(name or "")
+    words = [w for part in lazy_pinyin(name) for w in _NON_WORD.split(part.lower()) if w]
+    return f"{'.'.join(words)[:400]} {name}"[:600]
+
+
+def search_grams(text: str) -> str:
+    """Every CJK character and every adjacent pair of CJK characters, letters or digits of a search text, distinct
+    and space-separated: a one- or two-character term is in the text exactly when it is among these."""
+    grams = set()
+    for run in _GRAM_RUN.findall(text or ""):
+        for i, ch in enumerate(run):
+            if CJK_CHAR.match(ch):
+                grams.add(ch)
+            if i + 1 < len(run):
+                grams.add(run[i:i + 2])
+    return " ".join(sorted(grams))
+
+
+def gram_term(term: str) -> bool:
+    """Whether the gram index answers this (normalized, lower-case) term exactly."""
+    return (len(term) == 1 and bool(CJK_CHAR.match(term))) or (len(term) == 2 and bool(GRAM_CHARS.match(term)))
+
+
 def card_search_text(fields: Iterable[FieldDef], *, name: str, number: str, tags, values: dict) -> str:
-    """The lower-case blob active search looks in: name, number, tags and every non-sensitive value."""
-    parts = [name or "", number or "", " ".join(tags or [])]
+    """The lower-case blob active search looks in: name (and its pinyin), number, tags and every non-sensitive
+    value."""
+    parts = [name or "", name_pinyin(name or ""), number or "", " ".join(tags or [])]
     for fd in _shareable(fields):
         value = (values or {}).get(fd.key)
         if is_empty(value):
@@ -95,8 +144,7 @@ def _contact_keys(kind: str, value) -> set[tuple[str, str]]:
 
 def write_match_keys(template: CardTemplate, client: Client) -> None:
     db.session.execute(delete(ClientMatchKey).where(ClientMatchKey.client_id == client.id))
-    for kind, value in sorted(match_keys(template, client.name, client.values or {})):
-        db.session.add(ClientMatchKey(client_id=client.id, kind=kind, value=value))
+    insert_match_keys([(client, match_keys(template, client.name, client.values or {}))])
 
 
 def field_value_rows(template: CardTemplate, values: dict) -> list[tuple[str, float | None, str | None]]:
@@ -148,15 +196,59 @@ def write_field_values(template: CardTemplate, client: Client) -> None:
 def derive_columns(template: CardTemplate, client: Client) -> None:
     """Set the card's own derived columns before its flush, so one save is one UPDATE and one version."""
     client.completeness = completeness(template, client.values or {})
+    before = client.search_text
     client.search_text = build_search_text(template, client)
     apply_grade(client)  # the tenant's grading rules; a manual override stays
+    client.name_sort = name_sort_key(client.name)
+    client._search_changed = client.search_text != before
 
 
-def write_side_rows(template: CardTemplate, client: Client, *, values_changed: bool = True) -> None:
-    """Rewrite the card's match keys and (when its values changed) its value index rows, after its flush."""
-    write_match_keys(template, client)
+def _upsert(model, rows: list[dict], index: list[str], update: list[str]):
+    if db.session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    stmt = dialect_insert(model)
+    return stmt.on_conflict_do_update(index_elements=index, set_={k: stmt.excluded[k] for k in update})
+
+
+def write_search_grams(clients: list[Client]) -> None:
+    """The cards' gram index rows (one statement for any number of cards)."""
+    rows = [{"tenant_id": c.tenant_id, "client_id": c.id, "grams": search_grams(c.search_text)} for c in clients]
+    if rows:
+        db.session.execute(_upsert(ClientSearchGrams, rows, ["client_id"], ["grams"]), rows)
+
+
+def write_side_rows(template: CardTemplate, client: Client, *, values_changed: bool = True, new: bool = False) -> None:
+    """Rewrite the card's match keys, search grams (when its search text changed) and (when its values changed) its
+    value index rows, after its flush. `new`: a card just inserted has no side rows to delete."""
+    if new:
+        insert_match_keys([(client, match_keys(template, client.name, client.values or {}))])
+    else:
+        write_match_keys(template, client)
+    if getattr(client, "_search_changed", True):
+        write_search_grams([client])
     if values_changed:
-        write_field_values(template, client)
+        if new:
+            insert_field_values(template, [client])
+        else:
+            write_field_values(template, client)
+
+
+def insert_match_keys(pairs) -> None:
+    """Match keys of new cards, one statement: pairs of (client, keys)."""
+    rows = [{"tenant_id": c.tenant_id, "client_id": c.id, "kind": kind, "value": value}
+            for c, keys in pairs for kind, value in sorted(keys)]
+    if rows:
+        db.session.execute(ClientMatchKey.__table__.insert(), rows)
+
+
+def insert_field_values(template: CardTemplate, clients: list[Client]) -> None:
+    """Value index rows of new cards, one statement."""
+    rows = [{"tenant_id": c.tenant_id, "client_id": c.id, "key": k, "num": n, "txt": t}
+            for c in clients for k, n, t in field_value_rows(template, c.values or {})]
+    if rows:
+        db.session.execute(ClientFieldValue.__table__.insert(), rows)
 
 
 def rederive_field(template: CardTemplate, key: str) -> int:
@@ -172,6 +264,7 @@ def rederive_field(template: CardTemplate, key: str) -> int:
             db.session.execute(update(Client).where(Client.id == client.id).values(search_text=text),
                                execution_options={"synchronize_session": False})
             set_committed_value(client, "search_text", text)
+            write_search_grams([client])
         write_match_keys(template, client)
         count += 1
     reindex_field_values(template, key)

@@ -27,15 +27,17 @@ from datetime import datetime
 from urllib.parse import urlencode
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, column, exists, false as false_, func, literal, null, or_, select, table, true, type_coerce
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import (Text, and_, column, exists, false as false_, func, literal, literal_column, null, or_, select,
+                        table, true, type_coerce)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import aliased, load_only, selectinload
 
 from app.accounts.models import User
 from app.card_templates.models import CardTemplate, FieldDef
 from app.card_templates.services import fields_by_key
 from app.db_types import MAX_DB_INT
-from app.clients.models import Client, ClientFieldValue
+from app.clients.derived import gram_term
+from app.clients.models import Client, ClientFieldValue, ClientSearchGrams
 from app.clients.access import visible_clients
 from app.extensions import db
 from app.values import FIELD_TYPES, normalize_text, phone_digits
@@ -249,26 +251,42 @@ def _tag_condition(tag: str):
 
 
 _FTS = table("client_fts", column("rowid"), column("client_fts"))
+_GRAMS_FTS = table("client_grams_fts", column("rowid"), column("client_grams_fts"))
+_GRAM_ARRAY = literal_column("string_to_array(client_search_grams.grams, ' ')")  # as in the GIN index
 
 
-def search_condition(q: str):
-    """Substring match on the lower-case search blob; a phone-like query also matches by its digits.
+def _gram_ids(term: str):
+    """Ids of the cards whose search text holds a one- or two-character term, from the n-gram index."""
+    if _dialect() == "postgresql":
+        return select(ClientSearchGrams.client_id).where(_GRAM_ARRAY.op("@>")(literal([term], ARRAY(Text))))
+    return select(_GRAMS_FTS.c.rowid).where(_GRAMS_FTS.c.client_grams_fts.match('"' + term + '"'))
 
-    On SQLite, terms of 3+ characters are first narrowed by the FTS5 trigram index (client_fts, see the migration);
-    the LIKE still decides, so the result is exactly the substring match. PostgreSQL's LIKE uses the pg_trgm index."""
-    text = normalize_text(q).lower()
-    if not text:
-        return true()
-    terms = [text]
-    if _PHONE_QUERY.match(q):
-        digits = phone_digits(q)
-        if len(digits) >= 3 and digits != text:
+
+def _term_condition(term: str, raw: str):
+    """One search word: substring of the search text (which holds the name's pinyin and initials too); a phone-like
+    word also matches by its digits. An index narrows the cards first whatever the word's length: the n-gram index
+    for one- and two-character words, trigrams for longer ones (SQLite FTS5 here, pg_trgm under the LIKE on
+    PostgreSQL). The LIKE still decides, so the result is exactly the substring match."""
+    terms = [term]
+    if _PHONE_QUERY.match(raw):
+        digits = phone_digits(raw)
+        if len(digits) >= 3 and digits != term:
             terms.append(digits)
     cond = or_(*[Client.search_text.contains(t, autoescape=True) for t in terms])
+    if len(terms) == 1 and gram_term(term):
+        return and_(Client.id.in_(_gram_ids(term)), cond)
     if _dialect() == "sqlite" and all(len(t) >= 3 for t in terms):
         match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
         cond = and_(Client.id.in_(select(_FTS.c.rowid).where(_FTS.c.client_fts.match(match))), cond)
     return cond
+
+
+def search_condition(q: str):
+    """Every word of the query must match (郑州 汽车: both), each as in _term_condition."""
+    words = [w for w in normalize_text(q).split() if w]
+    if not words:
+        return true()
+    return and_(*[_term_condition(w.lower(), w) for w in dict.fromkeys(words)])
 
 
 def filtered_query(user: User, params: ListParams, fields=None):
@@ -298,7 +316,7 @@ def filtered_query(user: User, params: ListParams, fields=None):
 def _sort_expr(params: ListParams, fields):
     """(expression, nullable, kind) of the sort key; kind says how a cursor value is decoded."""
     if params.sort == "name":
-        return Client.name, False, "str"
+        return Client.name_sort, False, "str"  # pinyin order
     if params.sort == "number":
         return Client.number, False, "str"
     if params.sort == "updated":
@@ -441,10 +459,24 @@ def list_clients(user: User, params: ListParams, fields=None, *, with_values: bo
     return Page(items=items, next_cursor=next_cursor)
 
 
+COUNT_CAP = 1000  # a total beyond this is shown as "1,000+": counting never costs more than the page
+
+
 def count_clients(user: User, params: ListParams, fields=None) -> int:
-    """How many clients match `params` (search and filters; the cursor and sort are ignored)."""
-    stmt = filtered_query(user, params, fields).with_only_columns(func.count(Client.id)).order_by(None)
-    return db.session.execute(stmt).scalar_one()
+    """How many clients match `params` (search and filters; the cursor and sort are ignored), up to COUNT_CAP + 1:
+    a result above COUNT_CAP means "more than COUNT_CAP" (see count_label)."""
+    inner = (filtered_query(user, params, fields).with_only_columns(Client.id).order_by(None)
+             .limit(COUNT_CAP + 1).subquery())
+    return db.session.execute(select(func.count()).select_from(inner)).scalar_one()
+
+
+def total_exact(total: int) -> bool:
+    return total <= COUNT_CAP
+
+
+def count_label(total: int) -> str:
+    """The total as shown: exact, or "1,000+" when there are more."""
+    return f"{total:,}" if total_exact(total) else f"{COUNT_CAP:,}+"
 
 
 __all__ = ["ListParams", "ListParamsInvalid", "Page", "parse_list_params", "list_clients", "count_clients",

@@ -16,6 +16,10 @@ class Client(TenantScoped, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(40))
     name: Mapped[str] = mapped_column(String(200))
+    # Pinyin sort key of the name ("shang.hai.hua.guang 上海华光…"): the list sorts by name in pinyin order, the
+    # same on SQLite and PostgreSQL (binary / "C" collation).
+    name_sort: Mapped[str] = mapped_column(String(600).with_variant(String(600, collation="C"), "postgresql"),
+                                           default="")
     stage: Mapped[str] = mapped_column(String(40))
     grade: Mapped[str | None] = mapped_column(String(4))
     grade_source: Mapped[str | None] = mapped_column(String(8))  # rule | manual
@@ -39,6 +43,7 @@ class Client(TenantScoped, db.Model):
         UniqueConstraint("tenant_id", "id"),
         Index("ix_client_tenant_updated", "tenant_id", "updated_at", "id"),
         Index("ix_client_tenant_name", "tenant_id", "name", "id"),
+        Index("ix_client_tenant_name_sort", "tenant_id", "name_sort", "id"),
         Index("ix_client_tenant_stage", "tenant_id", "stage"),
         Index("ix_client_tenant_owner", "tenant_id", "owner_id"),
         Index("ix_client_tenant_grade", "tenant_id", "grade"),
@@ -69,6 +74,22 @@ class ClientCoOwner(TenantScoped, db.Model):
         ForeignKeyConstraint(["tenant_id", "user_id"], ["user.tenant_id", "user.id"]),
         UniqueConstraint("tenant_id", "client_id", "user_id"),
         Index("ix_client_co_owner_user", "tenant_id", "user_id"),
+    )
+
+
+class ClientSearchGrams(TenantScoped, db.Model):
+    """The card's search text as n-grams (every CJK character and pair, every pair of letters or digits), one row per
+    card: the index behind one- and two-character searches (华光, 中联, zl), which trigram indexes cannot serve.
+    PostgreSQL indexes it with GIN over the gram array, SQLite with an FTS5 table (see migration speed_1).
+    Derived from Client.search_text by the card services, so it never holds a sensitive value either."""
+
+    __tablename__ = "client_search_grams"
+
+    client_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    grams: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "client_id"], ["client.tenant_id", "client.id"], ondelete="CASCADE"),
     )
 
 

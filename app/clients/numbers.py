@@ -57,17 +57,25 @@ def preview_number(tenant: Tenant, pattern: str | None = None, now: datetime | N
 
 def allocate_number(tenant: Tenant, now: datetime | None = None) -> str:
     """The next client number: gap-free per period, under concurrent creation (row lock on the counter)."""
+    return allocate_numbers(tenant, 1, now)[0]
+
+
+def allocate_numbers(tenant: Tenant, count: int, now: datetime | None = None) -> list[str]:
+    """The next `count` client numbers with one bump of the counter row, which stays locked until the transaction
+    ends (gap-free: a rolled-back transaction gives its numbers back). Callers allocate as late as they can."""
     pattern = tenant.setting("number_pattern")
     parts, period = _number_period(tenant, pattern, now)
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    db.session.execute(dialect_insert(ClientNumberCounter).values(tenant_id=tenant.id, period=period, last_value=0)
-                       .on_conflict_do_nothing(index_elements=["tenant_id", "period"]))
-    seq = db.session.execute(
-        update(ClientNumberCounter).where(ClientNumberCounter.period == period)
-        .values(last_value=ClientNumberCounter.last_value + 1).returning(ClientNumberCounter.last_value)
-    ).scalar_one()
-    return _render_number(pattern, parts, seq)
+    bump = (update(ClientNumberCounter).where(ClientNumberCounter.period == period)
+            .values(last_value=ClientNumberCounter.last_value + count).returning(ClientNumberCounter.last_value))
+    last = db.session.execute(bump).scalar_one_or_none()
+    if last is None:  # the period's first number
+        dialect = db.session.get_bind().dialect.name
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        db.session.execute(dialect_insert(ClientNumberCounter)
+                           .values(tenant_id=tenant.id, period=period, last_value=0)
+                           .on_conflict_do_nothing(index_elements=["tenant_id", "period"]))
+        last = db.session.execute(bump).scalar_one()
+    return [_render_number(pattern, parts, seq) for seq in range(last - count + 1, last + 1)]

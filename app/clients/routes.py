@@ -11,7 +11,7 @@ from app.accounts.models import User
 from app.card_templates.formdata import raw_from_form
 from app.card_templates.cache import cached_template
 from app.clients import bp
-from app.clients.listing import (BUILTIN_SORTS, MAX_LIMIT, STATE_KEYS, count_clients, filterable_fields, list_clients,
+from app.clients.listing import (BUILTIN_SORTS, MAX_LIMIT, STATE_KEYS, count_clients, count_label, filterable_fields, list_clients,
                                  list_fields, parse_list_params, sortable_fields)
 from app.clients.models import Client, SavedView
 from app.clients.access import LimitReached, NotAllowed, assignable_user_ids, can, visible_clients
@@ -74,8 +74,9 @@ def count():
     """The total of the current list, loaded after the rows so a slow count never delays them."""
     fields = list_fields()
     params = parse_list_params(request.args, fields, strict=False)
-    return render_template("clients/_rows.html", count_only=True, params=params,
-                           total=count_clients(current_user, params, fields))
+    total = count_clients(current_user, params, fields)
+    return render_template("clients/_rows.html", count_only=True, params=params, total=total,
+                           total_label=count_label(total))
 
 
 # ---------------------------------------------------------------- bulk actions

@@ -5,11 +5,13 @@ app.clients.numbers."""
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, insert, select
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.accounts.models import AuditRecord, Tenant, User
@@ -18,12 +20,13 @@ from app.card_templates.cache import cached_template
 from app.card_templates.services import fields_by_key
 from app.clients.access import (NotAllowed, assignable_user_ids, check_limit, is_admin, require, unreadable_keys,
                                 visible_clients)
-from app.clients.derived import derive_columns, write_match_keys, write_side_rows
-from app.clients.duplicates import DuplicateFound, find_duplicates
+from app.clients.derived import (derive_columns, insert_field_values, insert_match_keys, match_keys,
+                                 write_match_keys, write_search_grams, write_side_rows)
+from app.clients.duplicates import DuplicateCandidate, DuplicateFound, find_duplicates
 from app.clients.history import field_last_changed, record_change
 from app.clients.models import (Client, ClientChange, ClientCoOwner, ClientFieldValue, ClientMatchKey,
-                                ClientView)
-from app.clients.numbers import allocate_number
+                                ClientSearchGrams, ClientView)
+from app.clients.numbers import allocate_numbers
 from app.db_types import utcnow
 from app.extensions import db
 from app.tenancy import current_tenant
@@ -102,7 +105,7 @@ def missing_required(template: CardTemplate, values: dict, only_keys=None) -> di
 # ---------------------------------------------------------------- writes
 
 def _check_meta(tenant: Tenant, *, name=None, stage=None, owner_id=None, tags=None, co_owner_ids=None,
-                check_name=True) -> dict:
+                check_name=True, assignable: set[int] | None = None) -> dict:
     errors = {}
     if check_name:
         if not name or not normalize_text(name):
@@ -111,7 +114,9 @@ def _check_meta(tenant: Tenant, *, name=None, stage=None, owner_id=None, tags=No
             errors["name"] = _l("Use at most %(n)d characters.", n=200)
     if stage is not None and stage not in tenant.stages:
         errors["stage"] = _l("Choose one of: %(choices)s.", choices="、".join(tenant.stages))
-    ids = assignable_user_ids() if (owner_id is not None or co_owner_ids) else set()
+    ids = set()
+    if owner_id is not None or co_owner_ids:
+        ids = assignable if assignable is not None else assignable_user_ids()
     if owner_id is not None and owner_id not in ids:
         errors["owner"] = _l("Choose an active colleague who may edit cards as owner.")
     if co_owner_ids and not set(co_owner_ids) <= ids:
@@ -141,11 +146,30 @@ def create_client(user: User, *, name: str, stage: str | None = None, owner_id: 
                   plan_checked: bool = False) -> Client:
     """Validate and create a client card, number it and record its creation.
     Raises NotAllowed (LimitReached beyond the plan), ValidationFailed or DuplicateFound."""
+    template = template or cached_template()
+    prepared = _prepare_client(user, template, name=name, stage=stage, owner_id=owner_id, tags=tags, fields=fields,
+                               co_owner_ids=co_owner_ids, allow_duplicate=allow_duplicate,
+                               enforce_required=enforce_required)
+    if not plan_checked:
+        check_limit(current_tenant(), "clients")
+    return _write_new_clients(user, template, [prepared])[0]
+
+
+@dataclass
+class _NewCard:
+    client: Client
+    co_owner_ids: list[int]
+    changes: dict
+    keys: set
+
+
+def _prepare_client(user: User, template: CardTemplate, *, name: str, stage: str | None = None,
+                    owner_id: int | None = None, tags=None, fields: dict | None = None, co_owner_ids=None,
+                    allow_duplicate: bool = False, enforce_required: bool = True,
+                    assignable: set[int] | None = None) -> _NewCard:
+    """Everything about a new card that needs no write: access, validation, duplicates, derived columns."""
     require(user, "clients.create", message=_l("Your role cannot create client cards."))
     tenant = current_tenant()
-    if not plan_checked:
-        check_limit(tenant, "clients")
-    template = template or cached_template()
     name = normalize_text(name or "")
     stage = stage or tenant.stages[0]
     owner_id = owner_id if owner_id is not None else user.id
@@ -155,7 +179,8 @@ def create_client(user: User, *, name: str, stage: str | None = None, owner_id: 
             and unreadable_keys(user, None, template, [k for k, v in (fields or {}).items() if not is_empty(v)]):
         # Whoever writes a sensitive value must be able to read it on the card they create.
         raise NotAllowed(_l("Sensitive fields can be filled only by admins and the card's owners."))
-    errors = _check_meta(tenant, name=name, stage=stage, owner_id=owner_id, tags=tags, co_owner_ids=co_owner_ids)
+    errors = _check_meta(tenant, name=name, stage=stage, owner_id=owner_id, tags=tags, co_owner_ids=co_owner_ids,
+                         assignable=assignable)
     values, field_errors = parse_fields(template, fields or {})
     errors.update(field_errors)
     values = {k: v for k, v in values.items() if not is_empty(v)}
@@ -169,21 +194,60 @@ def create_client(user: User, *, name: str, stage: str | None = None, owner_id: 
         if candidates:
             raise DuplicateFound(candidates)
     now = utcnow()
-    client = Client(number=allocate_number(tenant), name=name, stage=stage, owner_id=owner_id, tags=tags,
+    # The number is allocated last (_write_new_clients), so the tenant's counter row stays locked for as short a time
+    # as possible; until then the card holds a unique placeholder.
+    client = Client(number=f"pending{secrets.token_hex(12)}", name=name, stage=stage, owner_id=owner_id, tags=tags,
                     values=values, created_by_id=user.id if user else None, created_at=now, updated_at=now)
     derive_columns(template, client)
-    db.session.add(client)
-    db.session.flush()
-    for uid in co_owner_ids:
-        client.co_owner_links.append(ClientCoOwner(user_id=uid, tenant_id=client.tenant_id))
-    write_side_rows(template, client)
     changes = {"@name": {"from": None, "to": name}, "@stage": {"from": None, "to": stage},
                "@owner": {"from": None, "to": owner_id}}
     if tags:
         changes["@tags"] = {"from": None, "to": tags}
     changes.update({k: {"from": None, "to": v} for k, v in values.items()})
-    record_change(client, user, "create", changes)
-    return client
+    return _NewCard(client, co_owner_ids, changes, match_keys(template, name, values))
+
+
+_INSERT_COLUMNS = ("number", "name", "name_sort", "stage", "owner_id", "tags", "values", "search_text",
+                   "completeness", "created_by_id", "created_at", "updated_at")
+
+
+def _write_new_clients(user: User, template: CardTemplate, cards: list[_NewCard]) -> list[Client]:
+    """Insert prepared cards with their side rows and history in a few statements whatever their number, then
+    number them all with one bump of the counter (gap-free: the bump is part of this transaction)."""
+    tenant = current_tenant()
+    tid = tenant.id
+    rows = [{"tenant_id": tid, "version": 1, **{k: getattr(card.client, k) for k in _INSERT_COLUMNS}} for card in cards]
+    # One multi-row INSERT; the rows come back in any order, matched to the cards by their unique placeholders.
+    by_placeholder = {c.number: c for c in db.session.scalars(insert(Client).returning(Client), rows)}
+    clients = [by_placeholder[row["number"]] for row in rows]
+    links = {c.id: [ClientCoOwner(tenant_id=tid, client_id=c.id, user_id=uid) for uid in card.co_owner_ids]
+             for c, card in zip(clients, cards)}
+    every_link = [link for group in links.values() for link in group]
+    if every_link:
+        db.session.add_all(every_link)
+    for c in clients:
+        set_committed_value(c, "co_owner_links", links[c.id])
+    insert_match_keys([(c, card.keys) for c, card in zip(clients, cards)])
+    insert_field_values(template, clients)
+    actor_id = user.id if user else None
+    db.session.execute(insert(ClientChange), [
+        {"tenant_id": tid, "client_id": c.id, "version": 1, "actor_id": actor_id, "at": c.created_at,
+         "action": "create", "changes": card.changes, "note": ""} for c, card in zip(clients, cards)])
+    db.session.flush()
+    numbers = allocate_numbers(tenant, len(cards))
+    updates = []
+    for client, number in zip(clients, numbers):
+        text = client.search_text.replace(client.number, number.lower()) if client.number in client.search_text \
+            else client.search_text
+        updates.append({"b_id": client.id, "b_number": number, "b_text": text})
+    table = Client.__table__
+    db.session.execute(table.update().where(table.c.id == bindparam("b_id"))
+                       .values(number=bindparam("b_number"), search_text=bindparam("b_text")), updates)
+    for client, row in zip(clients, updates):
+        set_committed_value(client, "number", row["b_number"])
+        set_committed_value(client, "search_text", row["b_text"])
+    write_search_grams(clients)
+    return clients
 
 
 class BatchInvalid(Exception):
@@ -198,20 +262,40 @@ def create_clients(user: User, items, *, template: CardTemplate | None = None, a
                    enforce_required: bool = True) -> list[Client]:
     """Create many cards at once (import, API batch): every item is the keyword arguments of `create_client`.
     All or nothing: when any item fails, BatchInvalid names each failure and no card is written (the caller
-    rolls back). The bulk write path lives here so that import and the API share it."""
+    rolls back). The bulk write path lives here so that import and the API share it: every item is validated
+    first, then all are written in a few statements and numbered with one bump of the counter. An item that
+    looks like an earlier item of the same batch is a duplicate too (unless allow_duplicate)."""
     items = list(items)
     check_limit(current_tenant(), "clients", adding=len(items))  # once, before anything is written
     template = template or cached_template()
-    created, errors = [], {}
+    prepared, errors = [], {}
+    seen: dict[tuple, int] = {}
+    assignable = assignable_user_ids()  # read once for the batch
     for index, item in enumerate(items):
-        try:  # create_client checks everything before it writes, so a failed item leaves nothing behind
-            created.append(create_client(user, template=template, allow_duplicate=allow_duplicate,
-                                         enforce_required=enforce_required, plan_checked=True, **item))
+        try:
+            card = _prepare_client(user, template, allow_duplicate=allow_duplicate,
+                                   enforce_required=enforce_required, assignable=assignable, **item)
         except (ValidationFailed, DuplicateFound, NotAllowed) as exc:
             errors[index] = exc
+            continue
+        if not allow_duplicate:
+            earlier = {seen[k]: k for k in card.keys if k in seen}
+            if earlier:
+                first = min(earlier)
+                errors[index] = DuplicateFound([DuplicateCandidate(
+                    None, "", prepared_name(prepared, first), "",
+                    sorted({k[0].split(":", 1)[-1] for k in card.keys if seen.get(k) == first}), visible=False)])
+                continue
+        for k in card.keys:
+            seen.setdefault(k, index)
+        prepared.append((index, card))
     if errors:
         raise BatchInvalid(errors)
-    return created
+    return _write_new_clients(user, template, [card for _, card in prepared]) if prepared else []
+
+
+def prepared_name(prepared, index: int) -> str:
+    return next((card.client.name for i, card in prepared if i == index), "")
 
 
 def update_client(user: User, client: Client, *, version: int | None, name: str | None = None,
@@ -367,6 +451,7 @@ def delete_permanently(user: User, client: Client) -> None:
                                detail={"client_id": client.id, "number": client.number, "name": client.name}))
     db.session.execute(delete(ClientMatchKey).where(ClientMatchKey.client_id == client.id))
     db.session.execute(delete(ClientFieldValue).where(ClientFieldValue.client_id == client.id))
+    db.session.execute(delete(ClientSearchGrams).where(ClientSearchGrams.client_id == client.id))
     db.session.execute(delete(ClientView).where(ClientView.client_id == client.id))
     db.session.execute(delete(ClientChange).where(ClientChange.client_id == client.id))
     db.session.execute(delete(ClientCoOwner).where(ClientCoOwner.client_id == client.id))

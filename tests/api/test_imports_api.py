@@ -1,4 +1,4 @@
-"""The bulk API: batch create (all or none), list export, imports (202, status, report, undo)."""
+"""The bulk API: list export, imports (202, status, report, undo)."""
 from __future__ import annotations
 
 import io
@@ -7,22 +7,6 @@ import json
 from openpyxl import load_workbook
 
 from tests.api.conftest import REQUIRED, new_client
-
-
-def test_batch_creates_all_or_none(api_for, team_a):
-    api = api_for(team_a.member)
-    good = [{"name": f"批量客户{i}", "fields": {**REQUIRED, "business_phone": f"021-5588 123{i}"}} for i in range(3)]
-    r = api.post("/clients/batch", json={"clients": good + [{"name": "坏客户", "fields": {"founded_on": "明天"}}]})
-    assert r.status_code == 422, r.get_json()
-    assert [i["index"] for i in r.get_json()["items"]] == [3] and "founded_on" in r.get_json()["items"][0]["errors"]
-    assert api.get("/clients").get_json()["total"] == 0  # nothing written
-    r = api.post("/clients/batch", json={"clients": good})
-    assert r.status_code == 201 and [c["name"] for c in r.get_json()["items"]] == [c["name"] for c in good]
-    numbers = [c["number"] for c in r.get_json()["items"]]
-    assert len(set(numbers)) == 3
-    assert api_for(team_a.viewer).post("/clients/batch", json={"clients": good}).status_code == 403
-    r = api.post("/clients/batch", json={"clients": [{"name": "x"}] * 1001})
-    assert r.status_code == 422
 
 
 def test_export_api_filters_and_formats(api_for, team_a):

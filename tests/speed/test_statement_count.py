@@ -48,7 +48,7 @@ def many(tenant_a):
     return tenant_a
 
 
-QUERIES = ["", "q=华光", "q=华", "stage=潜在", "sort=annual_amount", "sort=annual_amount&stage=潜在",
+QUERIES = ["", "q=华光", "q=华", "q=huaguang", "q=hg", "q=华光 贸易", "stage=潜在", "sort=annual_amount", "sort=annual_amount&stage=潜在",
            "sort=name", "tag=重点", "field=industry&option=快消品"]
 
 
