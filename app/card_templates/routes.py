@@ -38,6 +38,7 @@ def _ctx(selected: str | None = None, **extra) -> dict:
            "usage": ed.option_usage(fd) if fd is not None and fd.type in ed.OPTION_TYPES else {},
            "column_usage": ed.column_usage(fd) if fd is not None and fd.type == "table" else {},
            "changes": ed.recent_changes(30), "describe": ed.describe_change, "local_time": _local_time,
+           "is_core": ed.is_core,
            "merge_key": "", "blocking": [], "form_values": None, "error_form": None, "error_option": None,
            "retire_pending": None, "oob_panel": False, "error_widget": None}
     ctx.update(extra)
@@ -225,7 +226,7 @@ def update_field(key):
     form = request.form
     data = {"label": form.get("label", ""), "label_en": form.get("label_en", ""), "help": form.get("help", ""),
             "help_en": form.get("help_en", ""), "hints": form.get("hints", ""),
-            **{flag: _flag(form, flag) for flag in ed.FLAGS}}
+            **{flag: _flag(form, flag) for flag in ed.FLAGS}, "core": _flag(form, "core")}
     if form.get("section") and form.get("section") != fd.section.key:
         data["section"] = form["section"]
     return _do("field_panel", lambda: ed.update_field(current_user, key, data), selected=key,

@@ -18,7 +18,9 @@ def index():
 @bp.route("/home")
 @login_required
 def home():
-    return render_template("main/home.html", summary=home_summary(current_user))
+    from app.main.first_steps import first_steps
+
+    return render_template("main/home.html", summary=home_summary(current_user), steps=first_steps(current_user))
 
 
 @bp.route("/lang/<code>", methods=["POST"])
