@@ -117,7 +117,40 @@ def field_values(rng: random.Random, template: CardTemplate, *, name: str, indus
         if v not in (None, "", []):
             values[fd.key] = v
     values["industry"] = industry
+    return believable(rng, values)
+
+
+def believable(rng: random.Random, values: dict) -> dict:
+    """Make the drawn values agree with each other, as a person reading the card expects: staff counts add up,
+    dates come in order (founded, then the legal representative, then trading with us; decisions ahead), the
+    regional market share is at least the national one."""
+    staff = ("staff_total", "staff_male", "staff_female", "staff_senior_titles", "staff_mid_titles")
+    if any(k in values for k in staff):
+        total = rng.choice([12, 25, 38, 60, 85, 120, 180, 260, 420, 650])
+        male = round(total * rng.uniform(0.4, 0.7))
+        senior = rng.randint(0, max(1, total // 12))
+        values.update(staff_total=total, staff_male=male, staff_female=total - male, staff_senior_titles=senior,
+                      staff_mid_titles=rng.randint(senior, max(senior, total // 4)))
+    today = date.today()
+    founded = date(rng.randint(1995, 2018), rng.randint(1, 12), rng.randint(1, 28))
+    if "founded_on" in values:
+        values["founded_on"] = founded.isoformat()
+    if "legal_rep_since" in values:
+        values["legal_rep_since"] = _between(rng, founded, today).isoformat()
+    if "first_deal_date" in values:
+        values["first_deal_date"] = _between(rng, max(founded, date(2015, 1, 1)), today).isoformat()
+    if "expected_decision_date" in values:
+        values["expected_decision_date"] = (today + timedelta(days=rng.randint(20, 240))).isoformat()
+    if "market_share_national" in values or "market_share_regional" in values:
+        national = round(rng.uniform(0.2, 5), 1)
+        values.update(market_share_national=national, market_share_regional=round(national * rng.uniform(2, 6), 1))
+    if "credit_limit" in values and "annual_amount" in values:
+        values["credit_limit"] = min(values["credit_limit"], values["annual_amount"] // 2 // 10000 * 10000 or 50000)
     return values
+
+
+def _between(rng: random.Random, start: date, end: date) -> date:
+    return date.fromordinal(rng.randint(start.toordinal(), max(start.toordinal(), end.toordinal())))
 
 
 def _value_for(rng, fd, *, name, trade, city, contact, people):
@@ -243,6 +276,9 @@ def load_demo(email: str, password: str, seed: int = 2026) -> Tenant:
             values = field_values(rng, template, name=name, industry=industry, trade=trade, city=city, people=people,
                                   fill=0.6, sensitive=rng.random() < 0.3)
             stage = rng.choice(tenant.stages[:4] * 3 + tenant.stages[4:])
+            if stage == tenant.stages[0]:  # a prospect has not bought yet: no yearly amount, no first deal
+                for key in ("annual_amount", "first_deal_date", "credit_limit"):
+                    values.pop(key, None)
             tags = rng.sample(TAGS, rng.randint(0, 3))
             co = [u.id for u in editors if u.id != actor.id and rng.random() < 0.25]
             client = create_client(actor, name=name, stage=stage, owner_id=actor.id, tags=tags,
@@ -252,9 +288,9 @@ def load_demo(email: str, password: str, seed: int = 2026) -> Tenant:
             clients.append(client)
         db.session.flush()
         # A little history: some cards were edited after creation, a couple archived.
-        for client in clients[:8]:
+        for client in [c for c in clients if c.stage != tenant.stages[0]][:8]:
             editor = rng.choice(editors)
-            update_client(editor, client, version=None, stage=rng.choice(tenant.stages[1:4]),
+            update_client(editor, client, version=None, stage=rng.choice(tenant.stages[2:4]),
                           fields={"next_step": rng.choice(PHRASES["next_step"]),
                                   "annual_amount": f"{rng.choice([15, 30, 60, 90])}万"}, template=template)
             client.grade = grade_for(client.values)

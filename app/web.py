@@ -121,7 +121,7 @@ def init_app(app):
                 "current_locale": str(get_locale()), "can": _can}
 
     _register_field_filters(app)
-    app.jinja_env.filters.update(when=format_when, day=format_day)
+    app.jinja_env.filters.update(when=format_when, day=format_day, stage=stage_label)
     for code in (400, 403, 404, 405, 410, 413, 429, 500):
         app.register_error_handler(code, _error_page)
     app.register_error_handler(CSRFError, _csrf_error)
@@ -311,3 +311,21 @@ def format_day(value) -> str:
     if isinstance(value, datetime):
         value = to_user_timezone(value if value.tzinfo else value.replace(tzinfo=timezone.utc))
     return value.strftime(_formats()[0])
+
+
+# The built-in stages are stored in Chinese (a tenant renames them freely); shown in English to English readers
+# while the tenant keeps the built-in name. The msgids are the English names.
+BUILTIN_STAGES = {"潜在": _l("Prospect"), "意向": _l("Interested"), "成交": _l("Won"), "长期合作": _l("Long-term partner"),
+                  "流失": _l("Lost")}
+
+
+def stage_label(stage) -> str:
+    """A stage as the user reads it: a built-in name in their language, a tenant's own name as written."""
+    if not stage:
+        return ""
+    from flask_babel import get_locale
+
+    locale = get_locale()
+    if locale is not None and locale.language == "en" and stage in BUILTIN_STAGES:
+        return str(BUILTIN_STAGES[stage])
+    return stage

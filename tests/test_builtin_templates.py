@@ -53,12 +53,12 @@ def tpl(request):
 
 
 def test_registry():
-    assert BUILTIN_KEYS[0] == DEFAULT_KEY == "key_account_company"
+    assert BUILTIN_KEYS[0] == DEFAULT_KEY == "relationship"
     assert len(set(BUILTIN_KEYS)) == 5
     assert sorted(p.stem for p in BUILTIN_DIR.glob("*.json")) == sorted(BUILTIN_KEYS)
     choices = builtin_choices()
     assert [c[0] for c in choices] == list(BUILTIN_KEYS)
-    assert choices[0][1] == "大客户信息表"
+    assert choices[0][1] == "客户资料管理与关系维护表"
     assert all(zh and en for _, zh, en in choices)
     with pytest.raises(KeyError):
         load_builtin("no_such_template")

@@ -58,7 +58,10 @@ def signup():
             _sign_in(user)
             flash(_("Welcome to ClientCard, %(name)s. Your company account is ready.", name=user.name), "success")
             return redirect(url_for("main.home"))
-    return render_template("auth/signup.html", form=form), (422 if form.errors else 200)
+    from app.card_templates.builtin import builtin_overview
+
+    return render_template("auth/signup.html", form=form, templates=builtin_overview(english)), \
+        (422 if form.errors else 200)
 
 
 @bp.route("/login", methods=["GET", "POST"])

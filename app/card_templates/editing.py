@@ -26,7 +26,7 @@ from sqlalchemy import select
 from app.accounts.models import User
 from app.card_templates.models import CardTemplate, FieldDef, Section, TemplateChange
 from app.card_templates.services import fields_by_key, load_template
-from app.clients.derived import reindex_field_values, rederive_field
+from app.clients.derived import core_fields, recompute_completeness, reindex_field_values, rederive_field
 from app.clients.models import Client
 from app.clients.services import VersionConflict, rewrite_card_values
 from app.db_types import utcnow
@@ -48,6 +48,9 @@ FIELDS_MAX = 300  # active fields of a template
 SECTIONS_MAX = 60
 COLUMNS_MAX = 30
 OPTION_TYPES = tuple(name for name, ft in FIELD_TYPES.items() if ft.has_options)
+# Template changes that can change the card's core, and so every card's completeness.
+CORE_ACTIONS = {"add_field", "update_field", "archive_field", "restore_field", "archive_section", "restore_section",
+                "move_field", "move_section", "merge", "change_type"}
 FLAGS = ("required", "sensitive", "in_brief", "identifier", "yearly_reminder")
 
 TYPE_LABELS = {name: ft.label for name, ft in FIELD_TYPES.items()}
@@ -167,6 +170,8 @@ def _log(template: CardTemplate, actor: User | None, action: str, detail: dict) 
                             actor_id=actor.id if actor else None, action=action, detail=detail)
     db.session.add(change)
     db.session.flush()
+    if action in CORE_ACTIONS:
+        recompute_completeness(template)
     return change
 
 
@@ -212,10 +217,16 @@ def _set_en(obj, **values) -> None:
     obj.i18n = i18n
 
 
+def is_core(template: CardTemplate, fd: FieldDef) -> bool:
+    """Does completeness count this field (the tenant's mark, else the default rule)?"""
+    return any(f is fd for f in core_fields(template))
+
+
 def field_snapshot(fd: FieldDef) -> dict:
     """What a change record keeps of a field (before/after)."""
     return {"label": fd.label, "label_en": _en(fd).get("label") or "", "type": fd.type, "help": fd.help or "",
             "hints": list(fd.hints or []), **{flag: bool(getattr(fd, flag)) for flag in FLAGS},
+            "core": is_core(fd.template, fd) if fd.template else False,
             "options": list(fd.options or []), "retired_options": list(fd.retired_options or []),
             "columns": [{"key": c["key"], "label": c["label"], "type": c["type"]} for c in fd.columns or []],
             "section": fd.section.key if fd.section else None, "archived": bool(fd.archived)}
@@ -371,6 +382,8 @@ def clean_field_data(data: dict, current: FieldDef | None = None) -> tuple[dict,
     for flag in FLAGS:
         if flag in data:
             clean[flag] = as_bool(data.get(flag))
+    if "core" in data:
+        clean["core"] = as_bool(data.get("core"))
     if "options" in data:
         clean["options"] = _clean_options(data.get("options"), errors)
     if "columns" in data:
@@ -593,6 +606,8 @@ def update_field(actor: User | None, key: str, data: dict) -> FieldDef:
     for name in ("label", "help", "hints", *FLAGS):
         if name in clean:
             setattr(fd, name, clean[name])
+    if "core" in clean and clean["core"] != is_core(template, fd):
+        fd.settings = {**(fd.settings or {}), "core": clean["core"]}
     en = {name[:-3]: clean[name] for name in ("label_en", "help_en", "hints_en") if name in clean}
     if en:
         _set_en(fd, **en)
@@ -1129,6 +1144,19 @@ def recent_changes(limit: int = 50) -> list[TemplateChange]:
                               .order_by(TemplateChange.id.desc()).limit(limit)).all()
 
 
+def builtin_label(key: str) -> str:
+    """A built-in template's name in the user's language (its key only if it is not a built-in one)."""
+    from flask_babel import get_locale
+
+    from app.card_templates.builtin import BUILTIN_KEYS, load_builtin
+
+    if key not in BUILTIN_KEYS:
+        return key
+    data = load_builtin(key)
+    locale = get_locale()
+    return data["name_en"] if locale is not None and locale.language == "en" else data["name"]
+
+
 def describe_change(change: TemplateChange) -> str:
     """One translated sentence for the change log."""
     d = change.detail or {}
@@ -1136,7 +1164,7 @@ def describe_change(change: TemplateChange) -> str:
     before, after = d.get("before"), d.get("after")
     a = change.action
     if a == "create":
-        return str(_l("Template created from “%(key)s”.", key=d.get("from", "")))
+        return str(_l("Template created from “%(key)s”.", key=builtin_label(d.get("from", ""))))
     if a == "add_section":
         return str(_l("Section “%(label)s” added.", label=label))
     if a == "rename_section":
@@ -1189,9 +1217,10 @@ def describe_change(change: TemplateChange) -> str:
     if a == "set_columns":
         return str(_l("Columns of “%(label)s” changed.", label=label))
     if a == "merge":
-        return str(_l("%(sections)d sections with %(fields)d fields added from a built-in template (%(skipped)d "
+        return str(_l("%(sections)d sections with %(fields)d fields added from “%(name)s” (%(skipped)d "
                       "fields already present were skipped).", sections=len(d.get("sections") or []),
-                      fields=len(d.get("fields") or []), skipped=len(d.get("skipped") or [])))
+                      fields=len(d.get("fields") or []), skipped=len(d.get("skipped") or []),
+                      name=builtin_label(d.get("from", ""))))
     if a == "import":
         return str(_l("Template imported: %(added)d fields added, %(updated)d updated, %(archived)d archived.",
                       added=len(d.get("added") or []), updated=len(d.get("updated") or []),

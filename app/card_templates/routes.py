@@ -38,6 +38,7 @@ def _ctx(selected: str | None = None, **extra) -> dict:
            "usage": ed.option_usage(fd) if fd is not None and fd.type in ed.OPTION_TYPES else {},
            "column_usage": ed.column_usage(fd) if fd is not None and fd.type == "table" else {},
            "changes": ed.recent_changes(30), "describe": ed.describe_change, "local_time": _local_time,
+           "is_core": ed.is_core,
            "merge_key": "", "blocking": [], "form_values": None, "error_form": None, "error_option": None,
            "retire_pending": None, "oob_panel": False, "error_widget": None}
     ctx.update(extra)
@@ -79,6 +80,7 @@ def _section_or_404(key: str):
 
 def _do(widget: str, action, *, selected=None, events=(CHANGED,), error_ctx=None, **ctx):
     """Run a service call in one transaction: commit and re-render, or roll back and show its errors."""
+    undo = ctx.pop("undo", None)  # offered only once the action is done
     try:
         result = action()
     except TemplateError as e:
@@ -89,7 +91,7 @@ def _do(widget: str, action, *, selected=None, events=(CHANGED,), error_ctx=None
     message = ctx.pop("message", None)
     if callable(message):
         message = message(result)
-    return _render(widget, 200, events=events, selected=selected, message=message, **ctx)
+    return _render(widget, 200, events=events, selected=selected, message=message, undo=undo, **ctx)
 
 
 # ---------------------------------------------------------------- pages and widgets
@@ -161,7 +163,9 @@ def move_section(key):
 @admin_required
 def archive_section(key):
     _section_or_404(key)
-    return _do("outline", lambda: ed.archive_section(current_user, key))
+    return _do("outline", lambda: ed.archive_section(current_user, key),
+               undo={"message": _("Section archived; its values are kept."),
+                     "url": url_for("card_templates.restore_section", key=key)})
 
 
 @bp.route("/sections/<key>/restore", methods=["POST"])
@@ -225,7 +229,7 @@ def update_field(key):
     form = request.form
     data = {"label": form.get("label", ""), "label_en": form.get("label_en", ""), "help": form.get("help", ""),
             "help_en": form.get("help_en", ""), "hints": form.get("hints", ""),
-            **{flag: _flag(form, flag) for flag in ed.FLAGS}}
+            **{flag: _flag(form, flag) for flag in ed.FLAGS}, "core": _flag(form, "core")}
     if form.get("section") and form.get("section") != fd.section.key:
         data["section"] = form["section"]
     return _do("field_panel", lambda: ed.update_field(current_user, key, data), selected=key,
@@ -249,7 +253,9 @@ def archive_field(key):
     _field_or_404(key)
     widget = "field_panel" if request.form.get("from") == "panel" else "outline"
     events = (CHANGED, OUTLINE) if widget == "field_panel" else (CHANGED,)
-    return _do(widget, lambda: ed.archive_field(current_user, key), selected=key, events=events)
+    return _do(widget, lambda: ed.archive_field(current_user, key), selected=key, events=events,
+               undo={"message": _("Field archived; its values are kept on the cards."),
+                     "url": url_for("card_templates.restore_field", key=key), "from": request.form.get("from", "")})
 
 
 @bp.route("/fields/<key>/restore", methods=["POST"])
@@ -282,9 +288,17 @@ def change_type(key):
 def add_option(key):
     _field_or_404(key)
     form = request.form
-    return _do("field_panel", lambda: ed.add_option(current_user, key, form.get("option", ""),
-                                                    option_en=form.get("option_en")),
-               selected=key, error_ctx={"form_values": form})
+    lines = [line.strip() for line in (form.get("option") or "").splitlines() if line.strip()]
+
+    def add():
+        # Pasted lines become options in one go, all or nothing (the first bad line rolls back the others).
+        if len(lines) <= 1:
+            return ed.add_option(current_user, key, lines[0] if lines else "", option_en=form.get("option_en"))
+        for line in lines:
+            result = ed.add_option(current_user, key, line)
+        return result
+
+    return _do("field_panel", add, selected=key, error_ctx={"form_values": form})
 
 
 @bp.route("/fields/<key>/options/rename", methods=["POST"])

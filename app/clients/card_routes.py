@@ -114,6 +114,10 @@ def _format_meta(key, value, people) -> str:
         return "、".join(value)
     if key == "@archived":
         return _("Yes") if value else _("No")
+    if key == "@stage":
+        from app.web import stage_label
+
+        return stage_label(value)
     if key in ("@merged_from", "@merged_into") and isinstance(value, dict):
         return f"{value.get('number', '')} {value.get('name', '')}".strip()
     return str(value)

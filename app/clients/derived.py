@@ -29,15 +29,22 @@ def _shareable(fields: Iterable[FieldDef]) -> list[FieldDef]:
     return [fd for fd in fields if not fd.sensitive]
 
 
-def completeness(template: CardTemplate, values: dict) -> float:
-    """Share of the card filled, required fields weighing three times as much."""
-    total = filled = 0
+def core_fields(template: CardTemplate) -> list[FieldDef]:
+    """The card's core, which completeness counts: the fields the tenant marked as core (settings "core"), by
+    default the new-client form's (the first shown section) and every required field."""
+    shown = sorted((s for s in template.sections if not s.archived), key=lambda s: (s.position, s.id or 0))
+    first = {f.key for f in shown[0].fields} if shown else set()
+    out = []
     for fd in fields_by_key(template, include_archived=False).values():
-        weight = 3 if fd.required else 1
-        total += weight
-        if not is_empty(values.get(fd.key)):
-            filled += weight
-    return round(filled / total, 4) if total else 1.0
+        marked = (fd.settings or {}).get("core")
+        if marked if marked is not None else (fd.required or fd.key in first):
+            out.append(fd)
+    return out
+
+
+def completeness(template: CardTemplate, values: dict) -> float:
+    """Share of the card's core filled, required fields weighing three times as much."""
+    return _completeness_of(core_fields(template), values)
 
 
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -249,6 +256,35 @@ def insert_field_values(template: CardTemplate, clients: list[Client]) -> None:
             for c in clients for k, n, t in field_value_rows(template, c.values or {})]
     if rows:
         db.session.execute(ClientFieldValue.__table__.insert(), rows)
+
+
+def recompute_completeness(template: CardTemplate) -> int:
+    """After the card's core changed (a field added, archived, moved, made required or core): every card's
+    completeness again. A derived column only, so card versions stay. Returns how many cards changed."""
+    core = core_fields(template)
+    changed = 0
+    rows = db.session.execute(select(Client.id, Client.values, Client.completeness)).all()
+    for client_id, values, old in rows:
+        new = _completeness_of(core, values or {})
+        if new != old:
+            db.session.execute(update(Client).where(Client.id == client_id).values(completeness=new),
+                               execution_options={"synchronize_session": False})
+            changed += 1
+    if changed:
+        for obj in list(db.session.identity_map.values()):
+            if isinstance(obj, Client):
+                set_committed_value(obj, "completeness", _completeness_of(core, obj.values or {}))
+    return changed
+
+
+def _completeness_of(core: list[FieldDef], values: dict) -> float:
+    total = filled = 0
+    for fd in core:
+        weight = 3 if fd.required else 1
+        total += weight
+        if not is_empty(values.get(fd.key)):
+            filled += weight
+    return round(filled / total, 4) if total else 1.0
 
 
 def rederive_field(template: CardTemplate, key: str) -> int:

@@ -5,6 +5,7 @@ from sqlalchemy import text
 from app.clients.services import home_summary
 from app.extensions import db, redis_reachable
 from app.followups.today import today_context
+from app.main.first_steps import first_steps
 from app.web import local_path
 from app.main import bp
 
@@ -19,7 +20,8 @@ def index():
 @bp.route("/home")
 @login_required
 def home():
-    return render_template("main/home.html", summary=home_summary(current_user), **today_context(current_user))
+    return render_template("main/home.html", summary=home_summary(current_user), steps=first_steps(current_user),
+                           **today_context(current_user))
 
 
 @bp.route("/lang/<code>", methods=["POST"])

@@ -10,8 +10,10 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-BUILTIN_KEYS = ("key_account_company", "key_account_person", "relationship", "real_estate_visitor", "telesales")  # first is the default
-DEFAULT_KEY = "key_account_company"
+# The first is the default: the compact relationship form a small firm fills in a few minutes; the 131-field
+# key-account sheet stays one click away on the signup page.
+BUILTIN_KEYS = ("relationship", "key_account_company", "key_account_person", "real_estate_visitor", "telesales")
+DEFAULT_KEY = "relationship"
 
 _DIR = Path(__file__).resolve().parent
 
@@ -35,4 +37,18 @@ def builtin_choices() -> list[tuple[str, str, str]]:
     for key in BUILTIN_KEYS:
         data = _load(key)
         out.append((key, data["name"], data["name_en"]))
+    return out
+
+
+def builtin_overview(english: bool = False) -> list[dict]:
+    """What signup shows of each built-in template: name, who it suits, its sections with their field counts."""
+    from app.card_templates.builtin_texts import SUITS
+
+    out = []
+    for key in BUILTIN_KEYS:
+        data = _load(key)
+        sections = [{"label": (s.get("label_en") if english else None) or s["label"], "fields": len(s.get("fields", []))}
+                    for s in data["sections"]]
+        out.append({"key": key, "name": data["name_en"] if english else data["name"], "suits": str(SUITS[key]),
+                    "sections": sections, "fields": sum(s["fields"] for s in sections)})
     return out
