@@ -20,6 +20,7 @@ from app.card_templates.services import field_from_data
 from app.clients.models import Client, ClientChange, SavedView
 from app.tenancy import CrossTenantWrite, TenantNotSet, all_tenants, tenant_context
 from tests import factories
+from tests.conftest import readable_body
 
 
 def ident(obj) -> int:
@@ -158,6 +159,14 @@ def build_rich_tenant_b(db) -> TenantB:
         create_api_token(owner, "乙方令牌")
         from app.followups.services import add_followup
         followup = add_followup(owner, client, {"date": "2026-01-05", "method": "电话", "content": "乙方机密跟进"})
+        from app.jobs import Job
+
+        from app.imports.models import ImportRun
+
+        job = Job(kind="import.clients", created_by_id=owner.id, params={})
+        db.session.add(job)
+        imp = ImportRun(created_by_id=owner.id, filename="乙方机密客户.csv", data=b"name\n")
+        db.session.add(imp)
         db.session.flush()
         out.ids = {
             "client_id": client.id,
@@ -168,6 +177,8 @@ def build_rich_tenant_b(db) -> TenantB:
             "view_id": view.id,
             "change_id": db.session.scalars(select(ClientChange.id).order_by(ClientChange.id.desc())).first(),
             "template_change_id": db.session.scalars(select(TemplateChange.id)).first(),
+            "job_id": job.id,
+            "import_id": imp.id,
             "field_key": "b_only_field",
             "section_key": "b_only_section",
             "followup_id": followup.id,
@@ -186,6 +197,8 @@ ID_FACTORIES = {
     "change_id": lambda b, rule: b.ids["change_id"],
     "template_change_id": lambda b, rule: b.ids["template_change_id"],
     "version": lambda b, rule: b.ids["version"],
+    "job_id": lambda b, rule: b.ids["job_id"],
+    "import_id": lambda b, rule: b.ids["import_id"],
     "field_key": lambda b, rule: b.ids["field_key"],
     "section_key": lambda b, rule: b.ids["section_key"],
     "followup_id": lambda b, rule: b.ids["followup_id"],
@@ -230,17 +243,6 @@ def uncovered_rules(rules) -> list[str]:
     return out
 
 
-def _body_text(r) -> str:
-    """The response as text; an xlsx (a zip of XML) is read part by part, other binaries byte for byte."""
-    if r.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":
-        import io
-        import zipfile
-
-        with zipfile.ZipFile(io.BytesIO(r.get_data())) as z:
-            return "".join(z.read(n).decode("utf-8", "replace") for n in z.namelist())
-    return r.get_data().decode("utf-8", "replace")
-
-
 def _leaks(body: str) -> list[str]:
     return [s for s in B_SECRETS if s in body]
 
@@ -278,7 +280,7 @@ def test_every_route_hides_tenant_b(app, db, tenant_a, login):
             else:
                 r = who.request(method, url, headers=headers, **kw)
             walked += 1
-            body = _body_text(r)
+            body = readable_body(r)
             label = f"{method} {url} ({rule.endpoint})"
             if r.status_code >= 500:
                 failures.append(f"{label}: {r.status_code}")

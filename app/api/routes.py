@@ -14,6 +14,7 @@ from app.api.problems import problem, problem_for_error
 from app.api.serializers import (People, change_json, client_json, decode_cursor, duplicate_json, encode_cursor,
                                  field_json, template_json, view_json)
 from app.card_templates import editing
+from app.card_templates.cache import cached_template
 from app.card_templates.services import fields_by_key, load_template
 from app.clients import services as cs
 from app.clients.access import card_view, get_visible_client
@@ -198,7 +199,7 @@ def _template_write(call):
 
 @bp.get("/template")
 def template_show():
-    return jsonify(template_json(load_template()))
+    return jsonify(template_json(cached_template()))
 
 
 @bp.post("/template/fields")
@@ -287,7 +288,7 @@ def clients_index():
     from app.clients import listing
 
     user = _user()
-    template = load_template()
+    template = cached_template()
     params = _list_params(listing, template)
     page = listing.list_clients(user, params, template, with_values=True)
     total = listing.count_clients(user, params, template)
@@ -339,7 +340,7 @@ def _list_params(listing, template):
 def clients_create():
     data = _client_body(create=True)
     user = _user()
-    template = load_template()
+    template = cached_template()
     try:
         client = cs.create_client(user, name=data["name"], stage=data.get("stage"), owner_id=data.get("owner"),
                                   tags=data.get("tags"), co_owner_ids=data.get("co_owners"),
@@ -365,7 +366,7 @@ def clients_create():
 def clients_show(client_id):
     user = _user()
     client = _client_or_404(client_id)
-    template = load_template()
+    template = cached_template()
     record_view(user, client, kind="open")
     payload = _client_payload(client, template, reason=(request.args.get("reason") or "API")[:500])
     _commit_or_fail()
@@ -378,7 +379,7 @@ def clients_update(client_id):
     user = _user()
     client = _client_or_404(client_id)
     data = _client_body(create=False)
-    template = load_template()
+    template = cached_template()
     try:
         cs.update_client(user, client, version=data["version"], name=data.get("name"), stage=data.get("stage"),
                          owner_id=data.get("owner"), tags=[] if "tags" in data and data["tags"] is None
@@ -427,7 +428,7 @@ def clients_archive(client_id):
 @editor_only
 def clients_restore(client_id):
     client = _client_or_404(client_id)
-    template = load_template()
+    template = cached_template()
     try:
         cs.set_archived(_user(), client, False)
     except cs.VersionConflict:
@@ -442,7 +443,7 @@ def clients_restore(client_id):
 def clients_history(client_id):
     client = _client_or_404(client_id)
     limit, position = _page_params()
-    hidden = card_view(_user(), client, load_template(), reveal=True).hidden_keys()
+    hidden = card_view(_user(), client, cached_template(), reveal=True).hidden_keys()
     people = People()
     rows = history(client)
     items, next_cursor = _id_page(rows, limit, position, lambda c: change_json(c, people, hidden))

@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
 revision = 'followups_1'
-down_revision = '0003_user_sessions'
+down_revision = 'billing_1'
 branch_labels = None
 depends_on = None
 
