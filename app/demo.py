@@ -299,8 +299,28 @@ def load_demo(email: str, password: str, seed: int = 2026) -> Tenant:
                           fields={"payment_attitude": rng.choice(["爽快", "一般", "迟缓"])}, template=template)
         for client in clients[-2:]:
             set_archived(owner, client, True)
+        _demo_followups(rng, editors, clients[:-2])
         db.session.commit()
     return tenant
+
+
+def _demo_followups(rng, editors, clients) -> None:
+    """Follow-ups of the last months, so Today, the timeline and the quarterly review have something to show."""
+    from datetime import timedelta
+
+    from app.followups.services import add_followup, local_today
+
+    today = local_today()
+    notes = ["电话回访，了解下季度采购计划", "上门拜访，介绍新产品", "微信沟通报价细节", "邮件发送合同草稿"]
+    for client in clients:
+        author = next((u for u in editors if u.id == client.owner_id), editors[0])
+        for _ in range(rng.randint(0, 3)):
+            when = today - timedelta(days=rng.randint(1, 200))
+            add_followup(author, client, {
+                "date": when.isoformat(), "method": rng.choice(["电话", "上门拜访", "微信", "邮件"]),
+                "content": rng.choice(notes), "satisfaction": str(rng.randint(3, 5)) if rng.random() < 0.6 else "",
+                "next_date": (when + timedelta(days=rng.choice([7, 14, 30]))).isoformat() if rng.random() < 0.3
+                else ""})
 
 
 def _as_input(value):

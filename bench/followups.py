@@ -4,8 +4,8 @@
     .venv/bin/python bench/followups.py --clients 20000
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/bench .venv/bin/python bench/followups.py
 
-Seeds the big tenant with `app.demo.seed_bench`, gives 5,000 of its clients to one member, writes two follow-ups per
-client (bulk INSERT), then measures: the preview and the re-grade of every client after a rule change (one
+Seeds one tenant with bulk INSERTs (clients with an annual amount and its value-index row, graded by the default
+rules), gives 5,000 of its clients to one member, writes two follow-ups per client, then measures: the preview and the re-grade of every client after a rule change (one
 transaction), the Today page of the member with 5,000 clients (p50/p95 over --requests requests, through the Flask
 test client), and the quarter's review of the whole tenant. Prints a markdown table.
 """
@@ -20,6 +20,7 @@ from datetime import timedelta
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+PASSWORD = "bench-pass-2026"
 sys.path.insert(0, str(HERE.parent))
 
 
@@ -45,7 +46,10 @@ def main() -> int:
     from app.accounts.services import add_user
     from app.clients.models import Client
     from app.config import Config
-    from app.demo import BENCH_PASSWORD, seed_bench
+    from app.accounts.services import create_tenant
+    from app.clients.models import ClientFieldValue
+    from app.db_types import utcnow
+    from app.followups.grading import DEFAULT_RULES, grade_for
     from app.extensions import db
     from app.followups import review as rv
     from app.followups import services as fs
@@ -60,16 +64,39 @@ def main() -> int:
             with db.engine.begin() as conn:
                 conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
         upgrade()
-        big = seed_bench(0, args.clients, 0)
+        tenant, owner = create_tenant("基准公司", "老板", "bench-owner@bench.local", PASSWORD, "zh_CN",
+                                      "key_account_company")
+        big = tenant.id
+        db.session.commit()
         with tenant_context(big):
-            member = add_user("bench-member@bench.local", BENCH_PASSWORD, "member", "基准")
+            member = add_user("bench-member@bench.local", PASSWORD, "member", "基准")
             db.session.flush()
+            rng = random.Random(3)
+            now = utcnow()
+            for start in range(0, args.clients, 10000):
+                seed, amounts = [], []
+                for i in range(start, min(args.clients, start + 10000)):
+                    amount = rng.choice([None, rng.randint(0, 2_000_000)])
+                    values = {"annual_amount": amount} if amount is not None else {}
+                    grade = grade_for(DEFAULT_RULES, values)
+                    seed.append({"tenant_id": big, "number": f"B{i:07d}", "name": f"基准客户{i}", "stage": "成交",
+                                 "grade": grade, "grade_source": "rule" if grade else None, "owner_id": owner.id,
+                                 "tags": [], "values": values, "search_text": f"基准客户{i}", "completeness": 0.1,
+                                 "version": 1, "created_by_id": owner.id,
+                                 "created_at": now - timedelta(days=rng.randint(0, 700)), "updated_at": now})
+                    amounts.append(amount)
+                db.session.execute(Client.__table__.insert(), seed)
+                numbers = [r["number"] for r in seed]
+                id_of = {n: i for n, i in db.session.execute(select(Client.number, Client.id)
+                                                             .where(Client.number.in_(numbers)))}
+                db.session.execute(ClientFieldValue.__table__.insert(), [
+                    {"tenant_id": big, "client_id": id_of[n], "key": "annual_amount", "num": float(a), "txt": None}
+                    for n, a in zip(numbers, amounts) if a is not None])
             ids = db.session.scalars(select(Client.id).order_by(Client.id)).all()
             mine = ids[:args.mine]
             for start in range(0, len(mine), 1000):
                 db.session.execute(update(Client).where(Client.id.in_(mine[start:start + 1000]))
                                    .values(owner_id=member.id), execution_options={"synchronize_session": False})
-            rng = random.Random(3)
             today = fs.local_today()
             batch = []
             for cid in ids:
@@ -87,7 +114,7 @@ def main() -> int:
             db.session.commit()
             with db.engine.begin() as conn:
                 conn.execute(text("ANALYZE"))
-            owner = db.session.scalars(select(User).where(User.role == "owner")).first()
+            owner = db.session.get(User, owner.id)
             new = {"field": "annual_amount", "grades": [{"name": "A", "min": 300000}, {"name": "B", "min": 80000},
                                                         {"name": "C", "min": None}],
                    "cadence_days": {"A": 30, "B": 90, "C": 180}}
@@ -109,7 +136,7 @@ def main() -> int:
             email = member.email
         db.session.remove()
     client = app.test_client()
-    assert client.post("/login", data={"email": email, "password": BENCH_PASSWORD}).status_code == 302
+    assert client.post("/login", data={"email": email, "password": PASSWORD}).status_code == 302
     times = []
     for i in range(args.requests + 5):
         t0 = time.perf_counter()

@@ -4,6 +4,7 @@ come from the value index, which never holds a sensitive value."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import date, timedelta
 
 import chinese_calendar
@@ -24,6 +25,7 @@ SOLAR_FESTIVALS = (("new_year", _l("New Year's Day"), 1, 1), ("womens_day", _l("
                    ("labour_day", _l("Labour Day"), 5, 1), ("national_day", _l("National Day"), 10, 1))
 
 
+@lru_cache(maxsize=4096)  # lunar-python is slow; a date's conversion never changes
 def lunar_date(year: int, month: int, day: int) -> date:
     """The solar date of a lunar month/day in a lunar year; day 30 of a short month falls on its day 29."""
     days = LunarYear.fromYear(year).getMonth(month).getDayCount()
@@ -31,6 +33,7 @@ def lunar_date(year: int, month: int, day: int) -> date:
     return date(solar.getYear(), solar.getMonth(), solar.getDay())
 
 
+@lru_cache(maxsize=65536)
 def lunar_month_day(born: date) -> tuple[int, int]:
     """The lunar month and day of a solar date. A leap month (闰月) counts as its ordinary month, as people keep a
     leap-month birthday in the ordinary month in the years without that leap month."""
@@ -71,6 +74,11 @@ class Festival:
 
 def festivals(start: date, end: date) -> list[Festival]:
     """The festivals between start and end (inclusive), lunar ones on their solar dates."""
+    return list(_festivals(start, end))
+
+
+@lru_cache(maxsize=64)  # the same for every user on a given day
+def _festivals(start: date, end: date) -> tuple[Festival, ...]:
     found = []
     for year in range(start.year - 1, end.year + 1):
         for key, name, month, day in LUNAR_FESTIVALS:
@@ -90,7 +98,7 @@ def festivals(start: date, end: date) -> list[Festival]:
             except NotImplementedError:  # beyond the published schedule
                 off = False
             out.append(Festival(key, name, day, off))
-    return out
+    return tuple(out)
 
 
 @dataclass

@@ -146,7 +146,8 @@ def chart_data(review: Review) -> dict:
     return {
         "compliance": {"grades": [c["grade"] for c in review.compliance],
                        "share": [round((c["share"] or 0) * 100, 1) for c in review.compliance]},
-        "distribution": [{"name": d["grade"] or str(_l("no grade")), "value": d["count"]} for d in review.distribution],
+        "distribution": [{"name": d["grade"] or str(_l("no grade")), "value": d["count"]} for d in review.distribution
+                         if d["count"]],
         "stages": {"labels": [f'{s["from"]}→{s["to"]}' for s in review.stages[:10]],
                    "counts": [s["count"] for s in review.stages[:10]]},
         "churn": [{"name": c["reason"], "value": c["count"]} for c in review.churn],

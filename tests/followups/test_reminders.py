@@ -72,3 +72,16 @@ def test_anniversaries_skip_sensitive_fields_and_use_lunar_labels(tenant_a):
         assert by_key["pic_birthday"].day == date(2026, 9, 25) and by_key["pic_birthday"].lunar
         assert by_key["legal_rep_birthday"].day == date(2026, 3, 2)
         db.session.rollback()
+
+
+def test_a_sensitive_date_field_never_feeds_reminders(tenant_a):
+    card = factories.client(tenant_a, "华光", fields={"pic_birthday": "1980-09-23"})
+    with tenant_context(tenant_a.id):
+        from app.card_templates.services import fields_by_key, load_template
+
+        fields_by_key(load_template())["pic_birthday"].sensitive = True
+        db.session.flush()
+        assert "pic_birthday" not in {fd.key for fd in reminders.yearly_fields()}
+        assert [a for a in reminders.anniversaries([card.id], date(2026, 1, 1), date(2026, 12, 31))
+                if a.field_key == "pic_birthday"] == []
+        db.session.rollback()
