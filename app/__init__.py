@@ -39,6 +39,7 @@ def create_app(config: type | None = None, **overrides) -> Flask:
     from app.card_templates import models as _templates  # noqa: F401
     from app.clients import models as _clients  # noqa: F401
     from app.sharing import models as _sharing  # noqa: F401
+    from app.billing import models as _billing  # noqa: F401
 
     tenancy.install()
 
@@ -48,11 +49,12 @@ def create_app(config: type | None = None, **overrides) -> Flask:
 
     # Blueprint packages define only `bp`; their routes are imported here, once everything they use is importable
     # (a domain imports another's services at the top of a module, never inside a function to dodge a cycle).
-    for module in ("accounts.routes", "api.routes", "card_templates.routes", "clients.routes", "clients.card_routes",
+    for module in ("accounts.routes", "api.routes", "api.billing", "billing.routes", "card_templates.routes", "clients.routes", "clients.card_routes",
                    "main.routes", "settings.routes", "team.routes", "sharing.routes", "api.sharing"):
         importlib.import_module(f"app.{module}")
     from app.accounts import bp as auth_bp
     from app.api import bp as api_bp
+    from app.billing import bp as billing_bp
     from app.card_templates import bp as templates_bp
     from app.clients import bp as clients_bp
     from app.main import bp as main_bp
@@ -60,7 +62,7 @@ def create_app(config: type | None = None, **overrides) -> Flask:
     from app.team import bp as team_bp
     from app.sharing import bp as sharing_bp
 
-    for bp in (main_bp, auth_bp, team_bp, settings_bp, templates_bp, clients_bp, api_bp, sharing_bp):
+    for bp in (main_bp, auth_bp, team_bp, settings_bp, templates_bp, clients_bp, api_bp, billing_bp, sharing_bp):
         app.register_blueprint(bp)
     csrf.exempt(api_bp)  # the API authenticates with bearer tokens, not cookies
 

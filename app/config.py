@@ -59,6 +59,18 @@ class Config:
     LOGO_DIR = os.environ.get("LOGO_DIR") or str(INSTANCE_DIR / "logos")  # tenant logos for PDFs
 
     INVITE_DAYS = 7
+
+    # Billing (Stripe). Without STRIPE_SECRET_KEY billing is off: no plans, no limits, no billing pages.
+    STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY") or None
+    STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET") or None
+    STRIPE_PRICE_MONTHLY = os.environ.get("STRIPE_PRICE_MONTHLY") or None   # Team, per seat, recurring monthly
+    STRIPE_PRICE_YEARLY = os.environ.get("STRIPE_PRICE_YEARLY") or None     # Team, per seat, recurring yearly
+    STRIPE_PRICE_YEAR_ONCE = os.environ.get("STRIPE_PRICE_YEAR_ONCE") or None  # Team, per seat, one year paid once
+    STRIPE_NETWORK_RETRIES = int(os.environ.get("STRIPE_NETWORK_RETRIES") or 2)
+    FREE_MAX_USERS = int(os.environ.get("FREE_MAX_USERS") or 3)
+    FREE_MAX_CLIENTS = int(os.environ.get("FREE_MAX_CLIENTS") or 200)
+    FREE_MAX_SHARE_DAYS = int(os.environ.get("FREE_MAX_SHARE_DAYS") or 7)
+    BILLING_GRACE_DAYS = int(os.environ.get("BILLING_GRACE_DAYS") or 14)
     PASSWORD_RESET_SECONDS = 3600
 
 

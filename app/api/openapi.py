@@ -363,6 +363,10 @@ def paths() -> dict:
     }
 
 
+# Other modules of the API add their paths here (a function returning {path: item}), e.g. app/api/billing.py.
+EXTRA_PATHS: list = []
+
+
 def document() -> dict:
     """The whole OpenAPI document (a fresh copy: callers may change it)."""
     import sys
@@ -370,6 +374,8 @@ def document() -> dict:
     from flask import request
 
     all_paths, schemas = paths(), dict(SCHEMAS)
+    for extra in EXTRA_PATHS:
+        all_paths.update(extra())
     for provider in PATH_PROVIDERS:
         more_paths, more_schemas = provider(sys.modules[__name__])
         all_paths.update(more_paths)

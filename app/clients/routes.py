@@ -14,7 +14,7 @@ from app.clients import bp
 from app.clients.listing import (BUILTIN_SORTS, MAX_LIMIT, STATE_KEYS, count_clients, filterable_fields, list_clients,
                                  list_fields, parse_list_params, sortable_fields)
 from app.clients.models import Client, SavedView
-from app.clients.access import NotAllowed, assignable_user_ids, can, visible_clients
+from app.clients.access import LimitReached, NotAllowed, assignable_user_ids, can, visible_clients
 from app.clients.duplicates import DuplicateFound
 from app.clients.services import ValidationFailed, create_client, set_archived, update_client
 from app.extensions import db
@@ -218,7 +218,7 @@ def new_client_fields(template):
     return list(first) + extra
 
 
-def _new_page(template, *, form=None, errors=None, candidates=None, status=200):
+def _new_page(template, *, form=None, errors=None, candidates=None, status=200, limit_error=None):
     tenant = current_tenant()
     form = form or {}
     fields = new_client_fields(template)
@@ -230,7 +230,7 @@ def _new_page(template, *, form=None, errors=None, candidates=None, status=200):
     match_labels.update({f.key: f.t() for f in template.fields if f.identifier})
     return render_template("clients/new.html", fields=fields, form=form, values=values, errors=errors or {},
                            candidates=candidates, match_labels=match_labels, stages=tenant.stages,
-                           people=_people(owners_only=True)), status
+                           people=_people(owners_only=True), limit_error=limit_error), status
 
 
 @bp.route("/new")
@@ -266,6 +266,9 @@ def create():
     except DuplicateFound as e:
         db.session.rollback()
         return _new_page(template, form=form, candidates=e.candidates, status=409)
+    except LimitReached as e:
+        db.session.rollback()
+        return _new_page(template, form=form, limit_error=str(e.message), status=403)
     except NotAllowed as e:
         db.session.rollback()
         return _new_page(template, form=form, errors={"owner": str(e.message)}, status=403)

@@ -2,6 +2,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from app.clients.access import LimitReached
 from app.db_types import utcnow
 from app.extensions import db
 from app.htmx import is_partial
@@ -34,12 +35,13 @@ def _remember_link(email: str, link: str) -> None:
         session["invite_link"] = {"email": email, "link": link}
 
 
-def _page(form=None, status=200):
+def _page(form=None, status=200, limit_error=None):
     form = form or InviteForm()
     form.role.choices = role_choices(assignable_roles(current_user))
     return render_template("team/index.html", members=members(), invites=pending_invites() if current_user.is_admin
                            else [], form=form, role_labels=ROLE_LABELS, roles=assignable_roles(current_user),
-                           new_link=session.pop("invite_link", None), now_utc=utcnow()), status
+                           new_link=session.pop("invite_link", None), now_utc=utcnow(),
+                           limit_error=limit_error), status
 
 
 @bp.route("/")
@@ -58,6 +60,9 @@ def invite():
             inv, token = create_invite(current_user, form.email.data, form.role.data)
         except TeamError as e:
             getattr(form, e.field or "email").errors.append(str(e.message))
+        except LimitReached as e:
+            db.session.rollback()
+            return _page(form, 403, limit_error=str(e.message))
         else:
             link = send_invite_mail(inv, token, current_user)
             db.session.commit()
@@ -139,6 +144,9 @@ def reactivate_user(user_id):
     user = _member_or_404(user_id)
     try:
         reactivate(current_user, user)
+    except LimitReached as e:
+        db.session.rollback()
+        return _page(status=403, limit_error=str(e.message))
     except TeamError as e:
         db.session.rollback()
         flash(str(e.message), "error")

@@ -1,7 +1,7 @@
 """share links of client briefs (token hashes only) and their view log
 
 Revision ID: sharing_1
-Revises: 0003_user_sessions
+Revises: billing_1
 
 """
 from alembic import op
@@ -11,7 +11,7 @@ import app.db_types
 
 # revision identifiers, used by Alembic.
 revision = 'sharing_1'
-down_revision = '0003_user_sessions'
+down_revision = 'billing_1'
 branch_labels = None
 depends_on = None
 
