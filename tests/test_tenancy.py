@@ -167,6 +167,9 @@ def build_rich_tenant_b(db) -> TenantB:
         db.session.add(job)
         imp = ImportRun(created_by_id=owner.id, filename="乙方机密客户.csv", data=b"name\n")
         db.session.add(imp)
+        from app.sharing.services import create_share_link
+
+        link, _share_token = create_share_link(owner, client, label="乙方分享")
         db.session.flush()
         out.ids = {
             "client_id": client.id,
@@ -175,6 +178,7 @@ def build_rich_tenant_b(db) -> TenantB:
             "invite_id": invite.id,
             "token_id": db.session.scalars(select(ApiToken.id)).one(),
             "view_id": view.id,
+            "link_id": link.id,
             "change_id": db.session.scalars(select(ClientChange.id).order_by(ClientChange.id.desc())).first(),
             "template_change_id": db.session.scalars(select(TemplateChange.id)).first(),
             "job_id": job.id,
@@ -194,6 +198,7 @@ ID_FACTORIES = {
     "invite_id": lambda b, rule: b.ids["invite_id"],
     "token_id": lambda b, rule: b.ids["token_id"],
     "view_id": lambda b, rule: b.ids["view_id"],
+    "link_id": lambda b, rule: b.ids["link_id"],
     "change_id": lambda b, rule: b.ids["change_id"],
     "template_change_id": lambda b, rule: b.ids["template_change_id"],
     "version": lambda b, rule: b.ids["version"],
@@ -213,6 +218,10 @@ ALLOWED_WITHOUT_FACTORY = {
     "auth.reset_password": "public: the signed reset token decides the user",
     "main.set_language": "the language code is not tenant data",
     "followups.calendar_feed": "public: the feed token itself decides the user (tests/followups: a revoked one is 404)",
+    # The share page takes its tenant from the link (tests/sharing: a visitor of another company sees that card only)
+    "sharing.shared": "public: the share token itself decides the tenant",
+    "sharing.unlock": "public: the share token itself decides the tenant",
+    "sharing.shared_pdf": "public: the share token itself decides the tenant",
 }
 
 # Param-less POSTs that would end the walking session; they are exercised with a session of their own.

@@ -60,7 +60,7 @@ def owns(user: User, client: Client) -> bool:
 
 
 # Actions that write: refused for every role while the tenant is read-only (see tenant_read_only).
-WRITE_ACTIONS = frozenset({"clients.create", "clients.edit", "clients.reassign", "clients.delete"})
+WRITE_ACTIONS = frozenset({"clients.create", "clients.edit", "clients.reassign", "clients.delete", "clients.share"})
 
 
 def can(user: User | None, action: str, client: Client | None = None) -> bool:
@@ -235,7 +235,8 @@ class ReadOnlyTenant(NotAllowed):
 # away (revoking an API token, deactivating a colleague who left), billing itself (to pay), and exports. A feature
 # whose export or read is a POST adds its endpoint here.
 READ_ONLY_OPEN_ENDPOINTS = {"auth.login", "auth.logout", "main.set_language", "auth.change_password",
-                            "clients.reveal_section", "auth.revoke_token", "team.deactivate_user"}
+                            "clients.reveal_section", "auth.revoke_token", "team.deactivate_user",
+                            "sharing.revoke", "api.share_links_revoke"}
 READ_ONLY_OPEN_PREFIXES = ("billing.", "static")
 
 

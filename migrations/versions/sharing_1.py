@@ -1,7 +1,7 @@
 """share links of client briefs (token hashes only) and their view log
 
 Revision ID: sharing_1
-Revises: 0003_user_sessions
+Revises: billing_1
 
 """
 from alembic import op
