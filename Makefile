@@ -45,6 +45,7 @@ static/vendor/.installed: package.json package-lock.json
 	mkdir -p static/vendor
 	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
 	cp node_modules/sortablejs/Sortable.min.js static/vendor/Sortable.min.js
+	cp node_modules/echarts/dist/echarts.min.js static/vendor/echarts.min.js
 	touch $@
 
 translations: python-deps

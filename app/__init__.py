@@ -38,6 +38,9 @@ def create_app(config: type | None = None, **overrides) -> Flask:
     from app.accounts import models as _accounts  # noqa: F401  (register models)
     from app.card_templates import models as _templates  # noqa: F401
     from app.clients import models as _clients  # noqa: F401
+    from app.billing import models as _billing  # noqa: F401
+    from app.followups import models as _followups  # noqa: F401
+    from app.sharing import models as _sharing  # noqa: F401
     from app import jobs
     from app.imports import models as _imports  # noqa: F401
 
@@ -49,19 +52,25 @@ def create_app(config: type | None = None, **overrides) -> Flask:
 
     # Blueprint packages define only `bp`; their routes are imported here, once everything they use is importable
     # (a domain imports another's services at the top of a module, never inside a function to dodge a cycle).
-    for module in ("accounts.routes", "api.routes", "card_templates.routes", "clients.routes", "clients.card_routes",
-                   "main.routes", "settings.routes", "team.routes", "imports.routes", "api.imports"):
+    for module in ("accounts.routes", "api.routes", "api.billing", "api.followups", "api.imports", "api.sharing",
+                   "billing.routes", "card_templates.routes", "clients.routes", "clients.card_routes",
+                   "followups.routes", "imports.routes", "main.routes", "settings.routes", "sharing.routes",
+                   "team.routes"):
         importlib.import_module(f"app.{module}")
     from app.accounts import bp as auth_bp
     from app.api import bp as api_bp
+    from app.billing import bp as billing_bp
     from app.card_templates import bp as templates_bp
     from app.clients import bp as clients_bp
+    from app.followups import bp as followups_bp
     from app.imports import bp as imports_bp
     from app.main import bp as main_bp
     from app.settings import bp as settings_bp
     from app.team import bp as team_bp
+    from app.sharing import bp as sharing_bp
 
-    for bp in (main_bp, auth_bp, team_bp, settings_bp, templates_bp, clients_bp, api_bp, jobs.bp, imports_bp):
+    for bp in (main_bp, auth_bp, team_bp, settings_bp, templates_bp, clients_bp, followups_bp, sharing_bp,
+               imports_bp, jobs.bp, api_bp, billing_bp):
         app.register_blueprint(bp)
     csrf.exempt(api_bp)  # the API authenticates with bearer tokens, not cookies
 

@@ -53,6 +53,11 @@ class Config:
     SIGNUP_LIMIT = "10 per hour"
     API_LIMIT = "600 per minute"
 
+    # Card PDFs and share links
+    PDF_TIMEOUT = float(os.environ.get("PDF_TIMEOUT_SECONDS") or 20)  # a render is stopped after this
+    SHARE_LOOKUP_LIMIT = "30 per minute"   # unknown share tokens per address
+    SHARE_CODE_LIMIT = "5 per 10 minutes"  # wrong access-code guesses per link
+    LOGO_DIR = os.environ.get("LOGO_DIR") or str(INSTANCE_DIR / "logos")  # tenant logos for PDFs
     # Long work (imports, exports): RQ when REDIS_URL is set, else a thread in the web process.
     JOB_TIMEOUT_SECONDS = int(os.environ.get("JOB_TIMEOUT_SECONDS") or 3600)
     JOBS_EAGER = False  # run jobs before enqueue() returns (tests)
@@ -60,6 +65,18 @@ class Config:
     IMPORT_MAX_ROWS = int(os.environ.get("IMPORT_MAX_ROWS") or 50_000)
 
     INVITE_DAYS = 7
+
+    # Billing (Stripe). Without STRIPE_SECRET_KEY billing is off: no plans, no limits, no billing pages.
+    STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY") or None
+    STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET") or None
+    STRIPE_PRICE_MONTHLY = os.environ.get("STRIPE_PRICE_MONTHLY") or None   # Team, per seat, recurring monthly
+    STRIPE_PRICE_YEARLY = os.environ.get("STRIPE_PRICE_YEARLY") or None     # Team, per seat, recurring yearly
+    STRIPE_PRICE_YEAR_ONCE = os.environ.get("STRIPE_PRICE_YEAR_ONCE") or None  # Team, per seat, one year paid once
+    STRIPE_NETWORK_RETRIES = int(os.environ.get("STRIPE_NETWORK_RETRIES") or 2)
+    FREE_MAX_USERS = int(os.environ.get("FREE_MAX_USERS") or 3)
+    FREE_MAX_CLIENTS = int(os.environ.get("FREE_MAX_CLIENTS") or 200)
+    FREE_MAX_SHARE_DAYS = int(os.environ.get("FREE_MAX_SHARE_DAYS") or 7)
+    BILLING_GRACE_DAYS = int(os.environ.get("BILLING_GRACE_DAYS") or 14)
     PASSWORD_RESET_SECONDS = 3600
 
 

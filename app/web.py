@@ -121,6 +121,7 @@ def init_app(app):
                 "current_locale": str(get_locale()), "can": _can}
 
     _register_field_filters(app)
+    app.jinja_env.filters.update(when=format_when, day=format_day)
     for code in (400, 403, 404, 405, 410, 413, 429, 500):
         app.register_error_handler(code, _error_page)
     app.register_error_handler(CSRFError, _csrf_error)
@@ -272,3 +273,41 @@ def _register_field_filters(app):
         return col.get("label")
 
     app.jinja_env.globals.update(display_field=display_field, display_cell=display_cell, col_label=col_label)
+
+
+# One date and one date-time format per language, for pages, history and exports alike (the card's date
+# fields use the same ISO day, see app.values). Times are shown in the tenant's time zone.
+DATE_FORMATS = {"zh": ("%Y-%m-%d", "%Y-%m-%d %H:%M"), "en": ("%Y-%m-%d", "%Y-%m-%d %H:%M")}
+
+
+def _formats() -> tuple[str, str]:
+    from flask_babel import get_locale
+
+    locale = get_locale()
+    return DATE_FORMATS.get(locale.language if locale else "zh", DATE_FORMATS["zh"])
+
+
+def format_when(moment) -> str:
+    """A stored UTC moment as the user reads it: local date and time in the one format of their language."""
+    if moment is None:
+        return ""
+    from datetime import timezone
+
+    from flask_babel import to_user_timezone
+
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return to_user_timezone(moment).strftime(_formats()[1])
+
+
+def format_day(value) -> str:
+    """A date (or the local date of a moment) in the one date format of the user's language."""
+    if value is None:
+        return ""
+    from datetime import datetime, timezone
+
+    from flask_babel import to_user_timezone
+
+    if isinstance(value, datetime):
+        value = to_user_timezone(value if value.tzinfo else value.replace(tzinfo=timezone.utc))
+    return value.strftime(_formats()[0])

@@ -125,8 +125,8 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("auth.change_password", "POST"): E(422, note="empty form"),
     ("auth.create_token", "POST"): E(302, note="empty form: the error is flashed"),
     ("auth.revoke_token", "POST"): E(302, mutates=True, note="the user's own spare token"),
-    # ---------------- team: everyone sees the team, admins manage it
-    ("team.index", "GET"): E(200),
+    # ---------------- team: editors see the team (viewers never), admins manage it
+    ("team.index", "GET"): E(200, editors),
     ("team.invite", "POST"): E(422, admins, note="empty form"),
     ("team.resend", "POST"): E(302, admins, mutates=True),
     ("team.revoke", "POST"): E(302, admins, mutates=True),
@@ -222,12 +222,65 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("api.clients_archive", "DELETE"): card(204, editors, mutates=True, gate_first=True),
     ("api.clients_restore", "POST"): card(200, editors, mutates=True, gate_first=True, secret=REVEALED),
     ("api.clients_views", "GET"): card(200, admins, gate_first=True),
+    # ---------------- billing (walked with billing on: see BILLING_ON); owners and admins only
+    ("billing.index", "GET"): E(200, admins),
+    ("billing.checkout", "POST"): E(422, admins, note="empty form: no seats"),
+    ("billing.portal", "POST"): E(422, admins, note="no Stripe customer yet: nothing to manage"),
+    ("billing.details", "POST"): E(302, admins, note="empty invoice details are valid"),
+    ("billing.webhook", "POST"): E(400, note="unsigned: refused for everyone, signed in or not"),
+    ("api.billing_show", "GET"): E(200, admins),
+    # ---------------- follow-ups and grading
+    ("followups.timeline", "GET"): card(200),
+    ("followups.add", "POST"): card(422, editors, note="empty form"),
+    ("followups.grade", "POST"): card(422, editors, note="empty form: no grade, no reason"),
+    # The follow-up acted on was written by the card's owner: its author and admins may edit it.
+    ("followups.edit", "GET"): card(200, lambda r, o: r in ADMINS or (r == "member" and o == "own")),
+    ("followups.update", "POST"): card(302, lambda r, o: r in ADMINS or (r == "member" and o == "own"),
+                                       note="empty form changes nothing"),
+    ("followups.churn", "POST"): card(422, editors, note="empty form: no reason"),
+    ("followups.review", "GET"): E(200, note="counts of the clients the user may see"),
+    ("followups.review_xlsx", "GET"): E(200),
+    ("followups.review_pdf", "GET"): E(200),
+    ("followups.grading", "GET"): E(200, admins),
+    ("followups.grading", "POST"): E(422, admins, note="empty form"),
+    ("followups.grading_preview", "GET"): E(422, admins, note="no rules given"),
+    ("followups.calendar", "GET"): E(200),
+    ("followups.calendar_create", "POST"): E(200, note="the new link is shown once"),
+    ("followups.calendar_revoke", "POST"): E(302),
+    ("followups.calendar_feed", "GET"): E(404, note="a token that is no feed"),
+    ("api.grading_show", "GET"): E(200),
+    ("api.grading_update", "PUT"): E(422, admins, note="empty body"),
+    ("api.followups_index", "GET"): card(200),
+    ("api.followups_create", "POST"): card(422, editors, gate_first=True, note="empty body"),
+    ("api.followups_due", "GET"): E(200),
+    # ---------------- PDFs, briefs and share links
+    ("sharing.brief", "GET"): card(200, note="a brief never carries a sensitive value"),
+    ("sharing.export", "GET"): card(200),
+    ("sharing.pdf", "GET"): card(200, note="confidential fields only when asked, with a reason"),
+    ("sharing.share", "GET"): card(200, editors),
+    ("sharing.create_link", "POST"): card(201, editors, mutates=True, note="empty form: 7 days"),
+    # A link is revoked by its maker or an admin; anyone else gets 404 (links of others are not listed to them).
+    ("sharing.revoke", "POST"): E(302, editors, mutates=True, denied=404, note="viewers: a link of the owner's"),
+    ("sharing.links", "GET"): E(200, admins),
+    ("sharing.logo", "POST"): E(422, admins, note="no file"),
+    ("sharing.shared", "GET"): E(404, note="a token that is no share link"),
+    ("sharing.unlock", "POST"): E(404, note="a token that is no share link"),
+    ("sharing.shared_pdf", "GET"): E(404, note="a token that is no share link"),
+    ("api.clients_pdf", "GET"): card(200),
+    ("api.clients_brief", "GET"): card(200),
+    ("api.share_links_create", "POST"): card(201, editors, mutates=True, gate_first=True),
+    ("api.share_links_index", "GET"): E(200),
+    ("api.share_links_revoke", "DELETE"): E(204, editors, mutates=True, denied=404,
+                                            note="viewers: a link of the owner's"),
     ("api.clients_export", "GET"): E(200, note="sensitive fields only when asked for"),
     ("api.clients_batch", "POST"): E(422, editors, note="empty body"),
     ("api.imports_create", "POST"): E(422, editors, note="no file"),
     ("api.imports_show", "GET"): E(200, note="the role's own import"),
     ("api.imports_undo", "POST"): E(409, editors, note="nothing to undo"),
 }
+
+# Billing answers 404 everywhere without STRIPE_SECRET_KEY (self-hosted); its routes are walked with it set.
+BILLING_ON = ("billing.", "api.billing_")
 
 # Known contradictions of the rules: (endpoint, method, role, object, visibility) -> reason. Each is an
 # xfail(strict=True) case: it fails the day the route is fixed, so the entry is removed with the fix.
@@ -428,7 +481,10 @@ class Request:
                 self.values["key"] = "industry"
             else:
                 self.values["key"] = "no_such_key"
-        if e in ("auth.reset_password", "auth.accept_invite"):
+        if "followup_id" in self.rule.arguments:
+            self.values["followup_id"] = self._fresh_followup()
+        if e in ("auth.reset_password", "auth.accept_invite", "followups.calendar_feed", "sharing.shared",
+                 "sharing.unlock", "sharing.shared_pdf"):
             self.values["token"] = "not-a-real-token"
         if e == "static":
             self.values["filename"] = "css/app.css"
@@ -440,6 +496,8 @@ class Request:
             self.values["invite_id"] = self._fresh_invite()
         if "token_id" in self.rule.arguments:
             self.values["token_id"] = self._fresh_token()
+        if "link_id" in self.rule.arguments:
+            self.values["link_id"] = self._fresh_link()
         if "view_id" in self.rule.arguments:
             self.values["view_id"] = self._fresh_view()
         if "version" in self.rule.arguments:
@@ -484,6 +542,19 @@ class Request:
             _db.session.commit()
             return _db.session.scalars(select(ApiToken.id).order_by(ApiToken.id.desc())).first()
 
+    def _fresh_link(self) -> int:
+        """A share link made by the acting user (a viewer cannot make one: the owner's, on a colleague's card)."""
+        from app.accounts.models import User
+        from app.clients.models import Client
+        from app.sharing.services import create_share_link
+
+        maker = "owner" if self.role == "viewer" else self.role
+        c = make_card(self.t, "colleague", maker)
+        with tenant_context(self.t.bundle.id):
+            link, _token = create_share_link(_db.session.get(User, self.t.users[maker]), _db.session.get(Client, c.id))
+            _db.session.commit()
+            return link.id
+
     def _fresh_view(self) -> int:
         from app.clients.models import SavedView
 
@@ -493,6 +564,17 @@ class Request:
             _db.session.commit()
             return view.id
 
+    def _fresh_followup(self) -> int:
+        from app.accounts.models import User
+        from app.clients.models import Client
+        from app.followups.services import add_followup
+
+        with tenant_context(self.t.bundle.id):
+            author = _db.session.get(User, self.target.owner_id)
+            f = add_followup(author, _db.session.get(Client, self.target.id),
+                             {"date": "2026-01-05", "method": "电话", "content": "角色测试的跟进"})
+            _db.session.commit()
+            return f.id
     def _own_job(self, with_file: bool = False) -> int:
         from app.jobs import Job, JobFile
 
@@ -572,7 +654,7 @@ class Request:
             return {"name": f"接口客户{next(t.counter)}", "fields": REQUIRED, "allow_duplicate": True}
         if e == "api.clients_update":
             return {"version": self._version(self.target), "name": self.target.name + "新"}
-        if self.method in ("POST", "PATCH"):
+        if self.method in ("POST", "PATCH", "PUT"):
             return {}
         return None
 
@@ -584,6 +666,15 @@ class Request:
         return url
 
     def send(self):
+        if self.endpoint.startswith(BILLING_ON):
+            self.app.config.update(STRIPE_SECRET_KEY="sk_test_walk", STRIPE_WEBHOOK_SECRET="whsec_walk")
+            try:
+                return self._send()
+            finally:
+                self.app.config.update(STRIPE_SECRET_KEY=None, STRIPE_WEBHOOK_SECRET=None)
+        return self._send()
+
+    def _send(self):
         if self.endpoint == "clients.merge" and self.method == "GET":
             self.form = {}
         if self.rule.rule.startswith("/api/"):
@@ -605,6 +696,15 @@ class Request:
 
 def _text(r) -> str:
     """The body as a reader sees it: JSON is decoded, so escaped non-ASCII values are found too."""
+    body = r.get_data().decode("utf-8", "replace")  # PDFs and xlsx too
+    """The body as a reader sees it: JSON is decoded, so escaped non-ASCII values are found too; a PDF's text is
+    extracted, so a sensitive value printed in it is found as well."""
+    if r.mimetype == "application/pdf":
+        import subprocess
+
+        return subprocess.run(["pdftotext", "-enc", "UTF-8", "-", "-"], input=r.get_data(), capture_output=True,
+                              check=True).stdout.decode()
+    body = r.get_data(as_text=True)
     body = readable_body(r)
     if r.is_json:
         body += json.dumps(r.get_json(silent=True), ensure_ascii=False)

@@ -124,7 +124,7 @@ def test_before_flush_stamps_and_rejects_cross_tenant_writes(db, two_with_client
 # ---------------------------------------------------------------- (b) every route against tenant B
 
 B_SECRETS = ("乙方机密客户", "owner@b.example", "b-colleague@b.example", "乙方同事", "乙方视图", "invitee@b.example",
-             "乙专属字段", "乙专属模块", "乙专属阶段", "乙方令牌")
+             "乙专属字段", "乙专属模块", "乙专属阶段", "乙方令牌", "乙方机密跟进")
 
 
 @dataclass
@@ -157,6 +157,8 @@ def build_rich_tenant_b(db) -> TenantB:
         db.session.add(view)
         invite, _token = create_invite(owner, "invitee@b.example", "member")
         create_api_token(owner, "乙方令牌")
+        from app.followups.services import add_followup
+        followup = add_followup(owner, client, {"date": "2026-01-05", "method": "电话", "content": "乙方机密跟进"})
         from app.jobs import Job
 
         from app.imports.models import ImportRun
@@ -179,6 +181,7 @@ def build_rich_tenant_b(db) -> TenantB:
             "import_id": imp.id,
             "field_key": "b_only_field",
             "section_key": "b_only_section",
+            "followup_id": followup.id,
         }
         db.session.commit()
     return out
@@ -198,6 +201,7 @@ ID_FACTORIES = {
     "import_id": lambda b, rule: b.ids["import_id"],
     "field_key": lambda b, rule: b.ids["field_key"],
     "section_key": lambda b, rule: b.ids["section_key"],
+    "followup_id": lambda b, rule: b.ids["followup_id"],
     # /template/fields/<key> and /template/sections/<key>: the key names a field or a section of B's template
     "key": lambda b, rule: b.ids["section_key"] if "/sections/" in rule.rule else b.ids["field_key"],
 }
@@ -208,6 +212,7 @@ ALLOWED_WITHOUT_FACTORY = {
     "auth.accept_invite": "public: the invite token itself decides the tenant",
     "auth.reset_password": "public: the signed reset token decides the user",
     "main.set_language": "the language code is not tenant data",
+    "followups.calendar_feed": "public: the feed token itself decides the user (tests/followups: a revoked one is 404)",
 }
 
 # Param-less POSTs that would end the walking session; they are exercised with a session of their own.

@@ -25,6 +25,7 @@ def _safe_next(default: str) -> str:
 def _sign_in(user, remember: bool = False) -> None:
     """Open a server-side session for this browser and commit it, then set the cookies."""
     start_session(user, request.user_agent.string)
+    user.last_login_at = utcnow()  # signing up and accepting an invitation sign in too
     db.session.commit()
     login_user(user, remember=remember)
 
@@ -77,7 +78,6 @@ def login():
             form.email.errors.append(_("This account has been deactivated. Ask an admin of your company."))
         else:
             set_current_tenant(user.tenant_id)
-            user.last_login_at = utcnow()
             _sign_in(user, remember=form.remember.data)
             session.pop("lang", None)
             return redirect(_safe_next(url_for("main.home")))

@@ -3,9 +3,19 @@ from __future__ import annotations
 
 from copy import deepcopy
 
+from app.api import followups as followups_api
+from app.api import imports as bulk
 from app.values import FIELD_TYPES
 
 PROBLEM = "application/problem+json"
+
+# Modules of other areas add their paths and schemas here: register_paths(fn), fn(this module) -> (paths, schemas).
+PATH_PROVIDERS: list = []
+
+
+def register_paths(provider) -> None:
+    if provider not in PATH_PROVIDERS:
+        PATH_PROVIDERS.append(provider)
 
 
 def value_schema_name(field_type: str) -> str:
@@ -39,7 +49,8 @@ ERRORS = {
     "400": lambda: _problem("The body is not valid JSON or is nested too deeply, or a text in the body or the query "
                             "string holds a control character such as NUL."),
     "401": lambda: _problem("The bearer token is missing, unknown, revoked, or its user is deactivated."),
-    "403": lambda: _problem("The user's role does not allow this."),
+    "403": lambda: _problem("The user's role does not allow this, the plan's limit is reached (type …/problems/plan-limit, "
+                            "with upgrade_url), or the company is read-only after an unpaid grace period."),
     "404": lambda: _problem("Not found, or it belongs to another tenant."),
     "409": lambda: _problem("Conflict."),
     "413": lambda: _problem("The request body is larger than 1 MB."),
@@ -183,6 +194,7 @@ SCHEMAS = {
             "tags": {"type": ["array", "null"], "items": {"type": "string"}},
             "fields": {"type": "object", "additionalProperties": _ref("FieldInput"),
                        "description": "Merged key by key: null clears a value, keys left out are untouched."},
+            "grade_override": _ref("GradeOverride"),
         },
     },
     "HistoryItem": {
@@ -355,11 +367,27 @@ def paths() -> dict:
     }
 
 
+# Other modules of the API add their paths here (a function returning {path: item}), e.g. app/api/billing.py.
+EXTRA_PATHS: list = []
+
+
 def document() -> dict:
     """The whole OpenAPI document (a fresh copy: callers may change it)."""
+    import sys
+
     from flask import request
 
-    from app.api import imports as bulk
+    all_paths, schemas = paths(), dict(SCHEMAS)
+    for extra in EXTRA_PATHS:
+        all_paths.update(extra())
+    all_paths.update(followups_api.openapi_paths(_op, _json, _problem, _errors, PAGE, CLIENT_ID))
+    schemas.update(followups_api.OPENAPI_SCHEMAS)
+    for provider in PATH_PROVIDERS:
+        more_paths, more_schemas = provider(sys.modules[__name__])
+        all_paths.update(more_paths)
+        schemas.update(more_schemas)
+    all_paths.update(bulk.paths())
+    schemas.update(bulk.schemas())
 
     return deepcopy({
         "openapi": "3.1.0",
@@ -369,11 +397,11 @@ def document() -> dict:
                                 "and answer {items, next_cursor, total}."},
         "servers": [{"url": request.script_root + "/api/v1"}],
         "security": [{"bearer": []}],
-        "paths": {**paths(), **bulk.paths()},
+        "paths": all_paths,
         "components": {
             "securitySchemes": {"bearer": {
                 "type": "http", "scheme": "bearer",
                 "description": "An API token from Account → API tokens (or `flask --app wsgi token create`)."}},
-            "schemas": {**SCHEMAS, **bulk.schemas()},
+            "schemas": schemas,
         },
     })

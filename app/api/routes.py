@@ -14,6 +14,7 @@ from app.api.problems import problem, problem_for_error
 from app.api.serializers import (People, change_json, client_json, decode_cursor, duplicate_json, encode_cursor,
                                  field_json, template_json, view_json)
 from app.card_templates import editing
+from app.card_templates.cache import cached_template
 from app.card_templates.services import fields_by_key, load_template
 from app.clients import services as cs
 from app.clients.access import card_view, get_visible_client
@@ -22,6 +23,7 @@ from app.clients.history import history, record_view
 from app.clients.models import ClientView
 from app.db_types import MAX_DB_INT as MAX_ID
 from app.extensions import db
+from app.followups.services import apply_grade_override
 
 init_blueprint(bp)
 bp.register_error_handler(HTTPException, problem_for_error)
@@ -197,7 +199,7 @@ def _template_write(call):
 
 @bp.get("/template")
 def template_show():
-    return jsonify(template_json(load_template()))
+    return jsonify(template_json(cached_template()))
 
 
 @bp.post("/template/fields")
@@ -253,13 +255,14 @@ CLIENT_SPEC = {
     "fields": ((dict,), "Enter fields as an object of field key to value."),
     "allow_duplicate": ((bool,), "Enter true or false."),
     "version": ((int,), "Enter the version you loaded, a whole number."),
+    "grade_override": ((dict,), "Send {\"grade\": …, \"reason\": …} or null."),
 }
 
 
 def _client_body(*, create: bool) -> dict:
     data = json_body()
     allowed = {k: (types, _(msg)) for k, (types, msg) in CLIENT_SPEC.items()
-               if k != ("version" if create else "allow_duplicate")}
+               if k not in (("version", "grade_override") if create else ("allow_duplicate",))}
     errors = _check_shape(data, allowed, required=("name",) if create else ("version",))
     if "tags" in data and data["tags"] is not None and "tags" not in errors and not _string_list(data["tags"]):
         errors["tags"] = _("Enter tags as a list of strings.")
@@ -285,7 +288,7 @@ def clients_index():
     from app.clients import listing
 
     user = _user()
-    template = load_template()
+    template = cached_template()
     params = _list_params(listing, template)
     page = listing.list_clients(user, params, template, with_values=True)
     total = listing.count_clients(user, params, template)
@@ -337,7 +340,7 @@ def _list_params(listing, template):
 def clients_create():
     data = _client_body(create=True)
     user = _user()
-    template = load_template()
+    template = cached_template()
     try:
         client = cs.create_client(user, name=data["name"], stage=data.get("stage"), owner_id=data.get("owner"),
                                   tags=data.get("tags"), co_owner_ids=data.get("co_owners"),
@@ -363,7 +366,7 @@ def clients_create():
 def clients_show(client_id):
     user = _user()
     client = _client_or_404(client_id)
-    template = load_template()
+    template = cached_template()
     record_view(user, client, kind="open")
     payload = _client_payload(client, template, reason=(request.args.get("reason") or "API")[:500])
     _commit_or_fail()
@@ -376,12 +379,13 @@ def clients_update(client_id):
     user = _user()
     client = _client_or_404(client_id)
     data = _client_body(create=False)
-    template = load_template()
+    template = cached_template()
     try:
         cs.update_client(user, client, version=data["version"], name=data.get("name"), stage=data.get("stage"),
                          owner_id=data.get("owner"), tags=[] if "tags" in data and data["tags"] is None
                          else data.get("tags"), co_owner_ids=data.get("co_owners"), fields=data.get("fields") or {},
                          template=template)
+        apply_grade_override(user, client, data)
     except cs.ValidationFailed as e:
         db.session.rollback()
         return _invalid(e.errors)
@@ -424,7 +428,7 @@ def clients_archive(client_id):
 @editor_only
 def clients_restore(client_id):
     client = _client_or_404(client_id)
-    template = load_template()
+    template = cached_template()
     try:
         cs.set_archived(_user(), client, False)
     except cs.VersionConflict:
@@ -439,7 +443,7 @@ def clients_restore(client_id):
 def clients_history(client_id):
     client = _client_or_404(client_id)
     limit, position = _page_params()
-    hidden = card_view(_user(), client, load_template(), reveal=True).hidden_keys()
+    hidden = card_view(_user(), client, cached_template(), reveal=True).hidden_keys()
     people = People()
     rows = history(client)
     items, next_cursor = _id_page(rows, limit, position, lambda c: change_json(c, people, hidden))

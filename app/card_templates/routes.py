@@ -46,16 +46,9 @@ def _ctx(selected: str | None = None, **extra) -> dict:
 
 
 def _local_time(moment) -> str:
-    from zoneinfo import ZoneInfo
+    from app.web import format_when
 
-    from app.tenancy import current_tenant
-
-    tenant = current_tenant()
-    try:
-        zone = ZoneInfo(tenant.timezone or "Asia/Shanghai")
-    except Exception:  # an unknown zone name never breaks the log
-        zone = ZoneInfo("Asia/Shanghai")
-    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    return format_when(moment)
 
 
 def _render(widget: str, status: int = 200, events: tuple[str, ...] = (), **ctx):

@@ -6,6 +6,7 @@ from sqlalchemy.orm import selectinload
 
 from app.card_templates.models import CardTemplate, FieldDef, Section, TemplateChange
 from app.extensions import db
+from app.card_templates import cache as _cache  # noqa: F401  (registers the template-change hook)
 
 
 def _i18n_en(entry: dict, names: tuple[str, ...]) -> dict:

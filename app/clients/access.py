@@ -8,6 +8,7 @@ Roles (defined once in app.accounts.models):
   member        creates and edits cards; sensitive fields only of cards they own or co-own;
                 sees every card unless the tenant turned "members see all clients" off
   viewer        reads cards (never sensitive fields), never owns one, follows the same visibility setting
+Share links of a card's brief: editors (owner, admin, member) of a card they can see; never sensitive fields.
 """
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ ACTIONS = (
     "clients.read_sensitive",  # see (and so write) the card's sensitive fields
     "clients.delete",          # remove a card for good
     "clients.view_log",        # read who looked at cards (查阅登记)
+    "team.view",               # see the team page: colleagues' names, emails and roles
+    "clients.share",           # make a read-only share link of the card's brief
 )
 
 
@@ -56,9 +59,15 @@ def owns(user: User, client: Client) -> bool:
     return client.owner_id == user.id or user.id in client.co_owner_ids
 
 
+# Actions that write: refused for every role while the tenant is read-only (see tenant_read_only).
+WRITE_ACTIONS = frozenset({"clients.create", "clients.edit", "clients.reassign", "clients.delete"})
+
+
 def can(user: User | None, action: str, client: Client | None = None) -> bool:
     """May this user do `action` (to this card)? The only place a permission rule is written."""
     if user is None or not getattr(user, "is_authenticated", True):
+        return False
+    if action in WRITE_ACTIONS and tenant_read_only(user.tenant):
         return False
     if action == "clients.create":
         return user.role in EDITOR_ROLES
@@ -72,11 +81,17 @@ def can(user: User | None, action: str, client: Client | None = None) -> bool:
         return user.role == "owner"
     if action == "clients.view_log":
         return user.role in ADMIN_ROLES
+    if action in ("team.view", "clients.share"):
+        # Viewers (often outsiders: an accountant, a partner) never get the list of colleagues' emails, and
+        # never hand a card on.
+        return user.role in EDITOR_ROLES
     raise ValueError(f"unknown action {action!r}")
 
 
 def require(user: User | None, action: str, client: Client | None = None, message="") -> None:
     if not can(user, action, client):
+        if action in WRITE_ACTIONS and user is not None and tenant_read_only(user.tenant):
+            raise ReadOnlyTenant()
         raise NotAllowed(message)
 
 
@@ -190,10 +205,55 @@ class LimitReached(NotAllowed):
 
 def check_limit(tenant: Tenant | None, resource: str, adding: int = 1) -> None:
     """Raise LimitReached when adding `adding` of `resource` ("users", "clients", "share_days") would exceed the
-    tenant's plan. Every feature that creates such things calls this before it starts (one client or an import of
-    thousands alike). Without billing configured (self-hosted) there are no limits."""
+    tenant's plan (ReadOnlyTenant when the tenant is read-only). Every feature that creates such things calls this
+    before it starts (one client or an import of thousands alike). Without billing configured (self-hosted) there
+    are no limits. The plan's rules live in app.billing.services (registered as extensions["plan_limits"])."""
     if not current_app.config.get("STRIPE_SECRET_KEY"):
         return
+    tenant = tenant or current_tenant()
+    if tenant_read_only(tenant):
+        raise ReadOnlyTenant()
     hook = current_app.extensions.get("plan_limits")
     if hook is not None:
-        hook(tenant or current_tenant(), resource, adding)
+        hook(tenant, resource, adding)
+
+
+class ReadOnlyTenant(NotAllowed):
+    """The grace period after a failed payment is over: the tenant can read and export everything, but write
+    nothing until the payment is fixed. Nothing is ever deleted."""
+
+    def __init__(self, message=""):
+        from flask_babel import lazy_gettext as _l
+
+        super().__init__(message or _l("Your company's account is read-only because a payment is overdue. Reading "
+                                       "and exporting still work; an owner or admin can fix the payment under "
+                                       "Billing."))
+
+
+# Write requests (POST, PATCH, DELETE …) still allowed while a tenant is read-only: signing in and out, the
+# user's language and password, opening a sensitive section to read it (which only logs the view), taking access
+# away (revoking an API token, deactivating a colleague who left), billing itself (to pay), and exports. A feature
+# whose export or read is a POST adds its endpoint here.
+READ_ONLY_OPEN_ENDPOINTS = {"auth.login", "auth.logout", "main.set_language", "auth.change_password",
+                            "clients.reveal_section", "auth.revoke_token", "team.deactivate_user"}
+READ_ONLY_OPEN_PREFIXES = ("billing.", "static")
+
+
+def tenant_read_only(tenant: Tenant | None) -> bool:
+    """Is this tenant read-only (unpaid past its grace period)? The one decision; billing answers it
+    (extensions["plan_read_only"]). Always False without billing."""
+    if tenant is None or not current_app.config.get("STRIPE_SECRET_KEY"):
+        return False
+    hook = current_app.extensions.get("plan_read_only")
+    return bool(hook and hook(tenant))
+
+
+def check_writable(tenant: Tenant | None, endpoint: str | None, method: str) -> None:
+    """The central guard for write requests of every kind (cards, team, settings, template, API): raises
+    ReadOnlyTenant for a write to a read-only tenant, unless the endpoint stays open (see above)."""
+    if method in ("GET", "HEAD", "OPTIONS") or not endpoint:
+        return
+    if endpoint in READ_ONLY_OPEN_ENDPOINTS or endpoint.startswith(READ_ONLY_OPEN_PREFIXES):
+        return
+    if tenant_read_only(tenant):
+        raise ReadOnlyTenant()

@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from app.accounts.models import User
 from app.card_templates.formdata import raw_from_form
-from app.card_templates.services import fields_by_key, load_template
+from app.card_templates.services import fields_by_key
+from app.card_templates.cache import cached_template
 from app.clients import access, bp
 from app.clients import history as ch
 from app.clients import services as cs
@@ -35,7 +36,8 @@ ACTION_LABELS = {
 }
 VIEW_KIND_LABELS = {
     "open": _l("Opened"), "print": _l("Printed"), "pdf": _l("PDF"), "export": _l("Exported"), "share": _l("Shared"),
-    "sensitive": _l("Opened sensitive fields"), "prep": _l("Visit prep"),
+    "sensitive": _l("Opened sensitive fields"), "prep": _l("Visit prep"), "brief": _l("Client brief"),
+    "share_open": _l("Opened by share link"), "share_pdf": _l("PDF by share link"),
 }
 REVERTABLE_META = ("@name", "@stage", "@tags")
 
@@ -123,7 +125,7 @@ class Ctx:
 
     def __init__(self, client: Client, template=None, reveal=None):
         self.client = client
-        self.template = template or load_template()
+        self.template = template or cached_template()
         self.fields = fields_by_key(self.template)
         self.people = _people()
         self.view = access.card_view(current_user, client, self.template,
@@ -353,7 +355,7 @@ def reveal_section(client_id, key):
 def validate_field(client_id, key):
     client = _client_or_404(client_id)
     _require_edit(client)
-    template = load_template()
+    template = cached_template()
     fd = fields_by_key(template).get(key)
     if fd is None or fd.archived:
         abort(404)

@@ -15,6 +15,7 @@ from app.card_templates.models import CardTemplate, FieldDef
 from app.card_templates.services import fields_by_key
 from app.clients.models import Client, ClientFieldValue, ClientMatchKey
 from app.extensions import db
+from app.followups.grading import apply_grade
 from app.tenancy import current_tenant_id
 from app.values import (FIELD_TYPES, display_value, is_empty, normalize_company_name, normalize_text, phone_digits,
                         search_text)
@@ -148,6 +149,7 @@ def derive_columns(template: CardTemplate, client: Client) -> None:
     """Set the card's own derived columns before its flush, so one save is one UPDATE and one version."""
     client.completeness = completeness(template, client.values or {})
     client.search_text = build_search_text(template, client)
+    apply_grade(client)  # the tenant's grading rules; a manual override stays
 
 
 def write_side_rows(template: CardTemplate, client: Client, *, values_changed: bool = True) -> None:

@@ -21,7 +21,7 @@ def record_change(client: Client, actor: User | None, action: str, changes: dict
     return change
 
 
-VIEW_KINDS = ("open", "print", "pdf", "export", "share", "sensitive", "prep")
+VIEW_KINDS = ("open", "print", "pdf", "export", "share", "sensitive", "prep", "brief", "share_open", "share_pdf")
 
 
 def record_view(user: User | None, client: Client, kind: str = "open", reason: str = "") -> None:

@@ -29,7 +29,7 @@ from urllib.parse import urlencode
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, column, exists, false as false_, func, literal, null, or_, select, table, true, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import aliased, load_only
+from sqlalchemy.orm import aliased, load_only, selectinload
 
 from app.accounts.models import User
 from app.card_templates.models import CardTemplate, FieldDef
@@ -117,15 +117,11 @@ def default_dir(sort: str) -> str:
 
 
 def list_fields() -> dict[str, FieldDef]:
-    """The current tenant's fields the list can sort or filter by, loaded lightly (no help, hints, columns)."""
-    stmt = (select(FieldDef)
-            .where(FieldDef.type.in_(SORT_FIELD_TYPES + FILTER_FIELD_TYPES), FieldDef.archived.is_(False),
-                   FieldDef.sensitive.is_(False))
-            .order_by(FieldDef.position, FieldDef.id)
-            .options(load_only(FieldDef.key, FieldDef.type, FieldDef.label, FieldDef.options,
-                               FieldDef.retired_options, FieldDef.i18n, FieldDef.sensitive, FieldDef.archived,
-                               FieldDef.position)))
-    return {f.key: f for f in db.session.scalars(stmt)}
+    """The current tenant's fields the list can sort or filter by (from the cached template: no query)."""
+    from app.card_templates.cache import cached_template
+
+    kinds = SORT_FIELD_TYPES + FILTER_FIELD_TYPES
+    return {f.key: f for f in cached_template().fields if f.type in kinds and not f.archived and not f.sensitive}
 
 
 def _field_map(fields) -> dict[str, FieldDef]:
@@ -427,7 +423,10 @@ def list_clients(user: User, params: ListParams, fields=None, *, with_values: bo
 
     `fields` as for parse_list_params; pass the same object to avoid loading it twice."""
     fields = _field_map(fields)
-    columns = [] if with_values else [load_only(*LIST_COLUMNS)]
+    # Co-owners in one batched query for the whole page (every row's access decision reads them): the page runs
+    # the same statements whatever its size.
+    columns = [selectinload(Client.co_owner_links),
+               load_only(*LIST_COLUMNS, *((Client.values, Client.grade_source) if with_values else ()))]
     if params.sort not in BUILTIN_SORTS:
         rows = _by_field(user, params, fields, columns)
     else:

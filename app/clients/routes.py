@@ -9,12 +9,12 @@ from sqlalchemy import func, select
 
 from app.accounts.models import User
 from app.card_templates.formdata import raw_from_form
-from app.card_templates.services import load_template
+from app.card_templates.cache import cached_template
 from app.clients import bp
 from app.clients.listing import (BUILTIN_SORTS, MAX_LIMIT, STATE_KEYS, count_clients, filterable_fields, list_clients,
                                  list_fields, parse_list_params, sortable_fields)
 from app.clients.models import Client, SavedView
-from app.clients.access import NotAllowed, assignable_user_ids, can, visible_clients
+from app.clients.access import LimitReached, NotAllowed, assignable_user_ids, can, visible_clients
 from app.clients.duplicates import DuplicateFound
 from app.clients.services import ValidationFailed, create_client, set_archived, update_client
 from app.extensions import db
@@ -84,7 +84,7 @@ def count():
 @editor_required
 def bulk():
     """Apply one action to the selected clients, each through the card services so history is recorded."""
-    template = load_template()
+    template = cached_template()
     fields = list_fields()
     params = parse_list_params(request.form, fields, strict=False)
     action = request.form.get("action", "")
@@ -218,7 +218,7 @@ def new_client_fields(template):
     return list(first) + extra
 
 
-def _new_page(template, *, form=None, errors=None, candidates=None, status=200):
+def _new_page(template, *, form=None, errors=None, candidates=None, status=200, limit_error=None):
     tenant = current_tenant()
     form = form or {}
     fields = new_client_fields(template)
@@ -230,20 +230,20 @@ def _new_page(template, *, form=None, errors=None, candidates=None, status=200):
     match_labels.update({f.key: f.t() for f in template.fields if f.identifier})
     return render_template("clients/new.html", fields=fields, form=form, values=values, errors=errors or {},
                            candidates=candidates, match_labels=match_labels, stages=tenant.stages,
-                           people=_people(owners_only=True)), status
+                           people=_people(owners_only=True), limit_error=limit_error), status
 
 
 @bp.route("/new")
 @editor_required
 def new():
-    return _new_page(load_template(), form={"owner_id": current_user.id})
+    return _new_page(cached_template(), form={"owner_id": current_user.id})
 
 
 @bp.route("/", methods=["POST"])
 @editor_required
 def create():
     """Create a client; invalid input re-renders the form (422), a likely duplicate shows the candidates (409)."""
-    template = load_template()
+    template = cached_template()
     fields = new_client_fields(template)
     raw = raw_from_form(fields, request.form)
     owner = request.form.get("owner_id", "")
@@ -266,6 +266,9 @@ def create():
     except DuplicateFound as e:
         db.session.rollback()
         return _new_page(template, form=form, candidates=e.candidates, status=409)
+    except LimitReached as e:
+        db.session.rollback()
+        return _new_page(template, form=form, limit_error=str(e.message), status=403)
     except NotAllowed as e:
         db.session.rollback()
         return _new_page(template, form=form, errors={"owner": str(e.message)}, status=403)

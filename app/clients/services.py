@@ -14,8 +14,9 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.accounts.models import AuditRecord, Tenant, User
 from app.card_templates.models import CardTemplate, FieldDef
-from app.card_templates.services import fields_by_key, load_template
-from app.clients.access import (NotAllowed, assignable_user_ids, is_admin, require, unreadable_keys,
+from app.card_templates.cache import cached_template
+from app.card_templates.services import fields_by_key
+from app.clients.access import (NotAllowed, assignable_user_ids, check_limit, is_admin, require, unreadable_keys,
                                 visible_clients)
 from app.clients.derived import derive_columns, write_match_keys, write_side_rows
 from app.clients.duplicates import DuplicateFound, find_duplicates
@@ -136,12 +137,15 @@ def clean_tags(tags) -> list[str]:
 
 def create_client(user: User, *, name: str, stage: str | None = None, owner_id: int | None = None,
                   tags=None, fields: dict | None = None, co_owner_ids=None, allow_duplicate: bool = False,
-                  template: CardTemplate | None = None, enforce_required: bool = True) -> Client:
+                  template: CardTemplate | None = None, enforce_required: bool = True,
+                  plan_checked: bool = False) -> Client:
     """Validate and create a client card, number it and record its creation.
-    Raises NotAllowed, ValidationFailed or DuplicateFound."""
+    Raises NotAllowed (LimitReached beyond the plan), ValidationFailed or DuplicateFound."""
     require(user, "clients.create", message=_l("Your role cannot create client cards."))
     tenant = current_tenant()
-    template = template or load_template()
+    if not plan_checked:
+        check_limit(tenant, "clients")
+    template = template or cached_template()
     name = normalize_text(name or "")
     stage = stage or tenant.stages[0]
     owner_id = owner_id if owner_id is not None else user.id
@@ -195,12 +199,14 @@ def create_clients(user: User, items, *, template: CardTemplate | None = None, a
     """Create many cards at once (import, API batch): every item is the keyword arguments of `create_client`.
     All or nothing: when any item fails, BatchInvalid names each failure and no card is written (the caller
     rolls back). The bulk write path lives here so that import and the API share it."""
-    template = template or load_template()
+    items = list(items)
+    check_limit(current_tenant(), "clients", adding=len(items))  # once, before anything is written
+    template = template or cached_template()
     created, errors = [], {}
     for index, item in enumerate(items):
         try:  # create_client checks everything before it writes, so a failed item leaves nothing behind
             created.append(create_client(user, template=template, allow_duplicate=allow_duplicate,
-                                         enforce_required=enforce_required, **item))
+                                         enforce_required=enforce_required, plan_checked=True, **item))
         except (ValidationFailed, DuplicateFound, NotAllowed) as exc:
             errors[index] = exc
     if errors:
@@ -216,7 +222,7 @@ def update_client(user: User, client: Client, *, version: int | None, name: str 
     Raises NotAllowed (before looking at any value), VersionConflict or ValidationFailed. `access_checked`:
     the caller (merge, hand-over) applied its own rule for owners and values."""
     tenant = current_tenant()
-    template = template or load_template()
+    template = template or cached_template()
     if not access_checked:
         _check_update_allowed(user, client, template, owner_id=owner_id, co_owner_ids=co_owner_ids, fields=fields)
     if version is not None and version != client.version:
@@ -317,7 +323,7 @@ def set_archived(user: User, client: Client, archived: bool) -> Client:
     client.updated_at = utcnow()
     flush_versioned(client)
     if not archived:  # a card merged away had its match keys removed
-        write_match_keys(load_template(), client)
+        write_match_keys(cached_template(), client)
     record_change(client, user, "archive" if archived else "restore", {"@archived": {"from": before, "to": archived}})
     return client
 

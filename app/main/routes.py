@@ -4,6 +4,7 @@ from sqlalchemy import text
 
 from app.clients.services import home_summary
 from app.extensions import db, redis_reachable
+from app.followups.today import today_context
 from app.web import local_path
 from app.main import bp
 
@@ -18,7 +19,7 @@ def index():
 @bp.route("/home")
 @login_required
 def home():
-    return render_template("main/home.html", summary=home_summary(current_user))
+    return render_template("main/home.html", summary=home_summary(current_user), **today_context(current_user))
 
 
 @bp.route("/lang/<code>", methods=["POST"])

@@ -2,6 +2,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from app.clients.access import LimitReached, require
 from app.db_types import utcnow
 from app.extensions import db
 from app.htmx import is_partial
@@ -28,23 +29,28 @@ def _invite_or_404(invite_id: int):
     return invite
 
 
-def _remember_link(email: str, link: str) -> None:
-    # Without SMTP the admin passes the link on by hand: show it once on the next page (never stored).
-    if not current_app.config.get("SMTP_URL"):
-        session["invite_link"] = {"email": email, "link": link}
+def _remember_link(email: str, link: str) -> bool:
+    """Without SMTP the admin passes the link on by hand: keep it for the next page only (never stored).
+    True when the link was mailed."""
+    if current_app.config.get("SMTP_URL"):
+        return True
+    session["invite_link"] = {"email": email, "link": link}
+    return False
 
 
-def _page(form=None, status=200):
+def _page(form=None, status=200, limit_error=None):
     form = form or InviteForm()
     form.role.choices = role_choices(assignable_roles(current_user))
     return render_template("team/index.html", members=members(), invites=pending_invites() if current_user.is_admin
                            else [], form=form, role_labels=ROLE_LABELS, roles=assignable_roles(current_user),
-                           new_link=session.pop("invite_link", None), now_utc=utcnow()), status
+                           new_link=session.pop("invite_link", None), now_utc=utcnow(),
+                           limit_error=limit_error), status
 
 
 @bp.route("/")
 @login_required
 def index():
+    require(current_user, "team.view", message=_("Viewers cannot see the team."))
     return _page()
 
 
@@ -58,12 +64,19 @@ def invite():
             inv, token = create_invite(current_user, form.email.data, form.role.data)
         except TeamError as e:
             getattr(form, e.field or "email").errors.append(str(e.message))
+        except LimitReached as e:
+            db.session.rollback()
+            return _page(form, 403, limit_error=str(e.message))
         else:
             link = send_invite_mail(inv, token, current_user)
             db.session.commit()
-            _remember_link(inv.email, link)
-            flash(_("Invitation sent to %(email)s. The link works once, for %(days)d days.", email=inv.email,
-                    days=current_app.config["INVITE_DAYS"]), "success")
+            if _remember_link(inv.email, link):
+                flash(_("Invitation sent to %(email)s. The link works once, for %(days)d days.", email=inv.email,
+                        days=current_app.config["INVITE_DAYS"]), "success")
+            else:
+                flash(_("Invitation for %(email)s created. No mail was sent: copy the link below and send it "
+                        "yourself. It works once, for %(days)d days.", email=inv.email,
+                        days=current_app.config["INVITE_DAYS"]), "success")
             return redirect(url_for("team.index"))
     db.session.rollback()
     return _page(form, 422)
@@ -80,8 +93,11 @@ def resend(invite_id):
         return redirect(url_for("team.index"))
     link = send_invite_mail(inv, token, current_user)
     db.session.commit()
-    _remember_link(inv.email, link)
-    flash(_("A new link was sent to %(email)s; the old one no longer works.", email=inv.email), "success")
+    if _remember_link(inv.email, link):
+        flash(_("A new link was sent to %(email)s; the old one no longer works.", email=inv.email), "success")
+    else:
+        flash(_("A new link for %(email)s is below: copy it and send it yourself. The old one no longer works.",
+                email=inv.email), "success")
     return redirect(url_for("team.index"))
 
 
@@ -139,6 +155,9 @@ def reactivate_user(user_id):
     user = _member_or_404(user_id)
     try:
         reactivate(current_user, user)
+    except LimitReached as e:
+        db.session.rollback()
+        return _page(status=403, limit_error=str(e.message))
     except TeamError as e:
         db.session.rollback()
         flash(str(e.message), "error")

@@ -11,10 +11,11 @@ from sqlalchemy import func, select
 from app.accounts.models import ROLES, AuditRecord, Invite, User, hash_token
 from app.accounts.services import email_taken, end_all_sessions, normalize_email
 from app.db_types import utcnow
+from app.clients.access import check_limit
 from app.clients.handover import hand_over
 from app.clients.models import Client, ClientCoOwner
 from app.extensions import db
-from app.tenancy import all_tenants, set_current_tenant
+from app.tenancy import all_tenants, current_tenant, set_current_tenant
 
 
 class TeamError(Exception):
@@ -26,7 +27,8 @@ class TeamError(Exception):
         self.field = field
 
 
-ROLE_LABELS = {"owner": _l("Owner"), "admin": _l("Admin"), "member": _l("Member"), "viewer": _l("Viewer")}
+# "Owner" in Chinese would be 负责人, the word for a client's owner: the account's owner is 所有者 (see the zh notes).
+ROLE_LABELS = {"owner": _l("Account owner"), "admin": _l("Admin"), "member": _l("Member"), "viewer": _l("Viewer")}
 
 
 def _audit(actor: User, action: str, subject: str, **detail) -> None:
@@ -110,6 +112,7 @@ def reactivate(actor: User, target: User) -> bool:
     _check_may_manage(actor, target)
     if target.active:
         return False
+    check_limit(current_tenant(), "users")  # a seat of the plan again
     target.active = True
     _audit(actor, "user.reactivate", target.email, user_id=target.id)
     return True
@@ -146,6 +149,7 @@ def create_invite(actor: User, email: str, role: str) -> tuple[Invite, str]:
 
     if not actor.is_admin:
         raise TeamError(_l("Only owners and admins manage the team."))
+    check_limit(current_tenant(), "users")  # an open invitation holds a seat of the plan
     try:
         email = parse_value("email", email or "")
     except InvalidValue as e:
@@ -233,6 +237,7 @@ def accept_invite(invite: Invite, name: str, password: str, language: str = "zh_
     """Create the invited user (the invite's tenant must be in scope) and close the invite."""
     from app.accounts.services import add_user
 
+    check_limit(current_tenant(), "users", adding=0)  # this invitation already holds its seat
     user = add_user(invite.email, password, invite.role, name, language if language in ("zh_CN", "en") else "zh_CN")
     user.last_login_at = utcnow()
     invite.accepted_at = utcnow()

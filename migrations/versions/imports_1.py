@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql
 import app.db_types
 
 revision = 'imports_1'
-down_revision = '0003_user_sessions'
+down_revision = 'sharing_1'
 branch_labels = None
 depends_on = None
 

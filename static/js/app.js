@@ -34,3 +34,28 @@ document.addEventListener("htmx:beforeSwap", function (event) {
     event.detail.isError = false;
   }
 });
+// Phone header: one line, the links behind the menu button.
+document.addEventListener("click", function (event) {
+  var toggle = event.target.closest(".menu-toggle, [data-toggle-open]");
+  if (!toggle) { return; }
+  var box = document.getElementById(toggle.getAttribute("aria-controls"));
+  if (!box) { return; }
+  var open = toggle.getAttribute("aria-expanded") !== "true";
+  toggle.setAttribute("aria-expanded", open ? "true" : "false");
+  box.classList.toggle("is-open", open);
+});
+// Copy buttons: data-copy names the field whose text goes to the clipboard.
+document.addEventListener("click", function (event) {
+  var button = event.target.closest("[data-copy]");
+  if (!button) { return; }
+  var field = document.querySelector(button.getAttribute("data-copy"));
+  if (!field) { return; }
+  field.select();
+  var done = function () { button.textContent = button.getAttribute("data-copied") || button.textContent; };
+  if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(field.value).then(done, function () { document.execCommand("copy"); done(); });
+  } else {
+    document.execCommand("copy");
+    done();
+  }
+});

@@ -3,7 +3,11 @@
   function checked() { return document.querySelectorAll("input[name=ids][form=bulk-form]:checked"); }
   function updateCount() {
     var out = document.querySelector("[data-selected-count]");
-    if (out) { out.textContent = String(checked().length); }
+    var n = checked().length;
+    if (out) { out.textContent = String(n); }
+    // On a phone the bulk bar appears only once a client is selected.
+    var bar = document.getElementById("bulk-form");
+    if (bar) { bar.classList.toggle("has-selection", n > 0); }
   }
   document.addEventListener("change", function (event) {
     var t = event.target;

@@ -109,8 +109,9 @@ def test_filters(login, sample):
     def names(**qs):
         return sorted(_names(b.get("/clients/", query_string=qs).get_data(as_text=True)))
 
-    assert names(grade="A") == ["上海华光科技有限公司"]
-    assert names(grade="none") == ["杭州西湖茶业", "深圳南山电子股份有限公司"]
+    # Grades come from the amount on every save (A ≥ 50万): 120万 is A too, no amount is no grade.
+    assert names(grade="A") == ["上海华光科技有限公司", "深圳南山电子股份有限公司"]
+    assert names(grade="none") == ["杭州西湖茶业"]
     assert names(owner=member_id) == ["杭州西湖茶业", "深圳南山电子股份有限公司"]
     assert names(tag="重点") == ["上海华光科技有限公司", "深圳南山电子股份有限公司"]
     assert names(field="industry", option="快消品") == ["上海华光科技有限公司", "深圳南山电子股份有限公司"]
@@ -147,7 +148,7 @@ def test_sort_by_money_field_puts_empty_last(login, sample):
     html = b.get("/clients/?sort=annual_amount&dir=asc").get_data(as_text=True)
     assert _names(html) == ["北京东方贸易有限公司", "上海华光科技有限公司", "深圳南山电子股份有限公司", "杭州西湖茶业"]
     html = b.get("/clients/?sort=grade").get_data(as_text=True)
-    assert _names(html)[:2] == ["上海华光科技有限公司", "北京东方贸易有限公司"]
+    assert _names(html)[:3] == ["上海华光科技有限公司", "深圳南山电子股份有限公司", "北京东方贸易有限公司"]
 
 
 @pytest.mark.parametrize("sort, direction", [("name", "asc"), ("updated", "desc"), ("number", "desc"),

@@ -36,18 +36,47 @@ def invite_link(app) -> str:
 
 # ---------------------------------------------------------------- the list
 
-def test_everyone_sees_the_team_list_only_admins_manage(db, tenant_a, login):
-    factories.user(tenant_a, "li@a.example", name="李四")
+def test_editors_see_the_team_list_only_admins_manage_viewers_never(db, tenant_a, login):
+    member = factories.user(tenant_a, "li@a.example", name="李四")
     viewer = factories.user(tenant_a, "v@a.example", role="viewer", name="王五")
     page = login(tenant_a.owner).get("/team/")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
     assert "李四" in html and "li@a.example" in html and "王五" in html
     assert 'name="role"' in html and "/team/invites" in html
+    mpage = login(member).get("/team/")
+    mhtml = mpage.get_data(as_text=True)
+    assert mpage.status_code == 200 and "王五" in mhtml
+    assert 'name="role"' not in mhtml and "/team/invites" not in mhtml and "deactivate" not in mhtml
+    # A viewer (an accountant, a partner) never reads the colleagues' emails.
     vpage = login(viewer).get("/team/")
-    vhtml = vpage.get_data(as_text=True)
-    assert vpage.status_code == 200 and "李四" in vhtml
-    assert 'name="role"' not in vhtml and "/team/invites" not in vhtml and "deactivate" not in vhtml
+    assert vpage.status_code == 403 and "li@a.example" not in vpage.get_data(as_text=True)
+
+
+def test_the_account_owner_role_is_not_called_owner_like_a_clients_owner(db, tenant_a, login):
+    html = login(tenant_a.owner).get("/team/").get_data(as_text=True)
+    assert "Account owner" in html or "所有者" in html
+
+
+def test_signing_up_counts_as_the_last_sign_in(app, db):
+    guest = app.test_client()
+    form = guest.get("/signup").get_data(as_text=True)
+    r = guest.post("/signup", data={"csrf_token": csrf_from(form), "company": "新公司", "name": "老板",
+                                    "email": "boss@new.example", "password": "a-long-password-42",
+                                    "language": "zh_CN",
+                                    "template": "relationship"})
+    assert r.status_code == 302, r.get_data(as_text=True)[:2000]
+    assert load_user(db, "boss@new.example").last_login_at is not None
+    row = guest.get("/team/").get_data(as_text=True).split('data-testid="member-row"', 1)[1].split("</tr>", 1)[0]
+    assert "Never" not in row and "从未" not in row
+
+
+def test_without_a_mail_server_the_message_says_copy_the_link(app, db, tenant_a, login):
+    admin = login(tenant_a.owner)
+    r = admin.post("/team/invites", data={"email": "new@a.example", "role": "member"}, follow_redirects=True)
+    html = r.get_data(as_text=True)
+    assert "No mail was sent" in html or "未发送邮件" in html
+    assert "Invitation sent" not in html and 'data-copy="#invite-link-field"' in html
 
 
 def test_team_list_shows_no_other_tenant(db, two_tenants, login):

@@ -1,0 +1,384 @@
+"""Follow-ups, grading operations (override, preview, re-grade) and the due list. Plain functions; routes and the
+API call them with explicit arguments and commit once."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, func, or_, select, update
+
+from app.accounts.models import User
+from app.card_templates.services import fields_by_key, load_template
+from app.clients.access import is_admin, require, visible_clients
+from app.clients.handover import register_handover_hook
+from app.clients.history import record_change
+from app.clients.merge import register_merge_hook
+from app.clients.models import Client, ClientChange, ClientCoOwner, ClientFieldValue
+from app.clients.services import ValidationFailed, flush_versioned
+from app.db_types import utcnow
+from app.extensions import db
+from app.followups.grading import grade_for, parse_rules, rules_of
+from app.followups.models import FollowUp, FollowUpRevision
+from app.tenancy import current_tenant
+from app.values import InvalidValue, parse_value
+
+DEFAULT_METHODS = ["电话", "上门拜访", "邮件", "微信", "视频会议"]
+DEFAULT_CHURN_REASONS = ["价格", "服务不满意", "被竞争对手抢走", "客户业务变化", "联系不上", "其他"]
+CHURN_STAGE = "流失"
+FOLLOWUP_FIELDS = ("date", "method", "content", "feedback", "plan", "next_date", "satisfaction")
+MAX_TEXT = 4000
+
+
+def local_today(tenant=None) -> date:
+    """Today in the tenant's time zone (Asia/Shanghai unless set)."""
+    tenant = tenant or current_tenant()
+    try:
+        zone = ZoneInfo((tenant.timezone if tenant else None) or "Asia/Shanghai")
+    except Exception:
+        zone = ZoneInfo("Asia/Shanghai")
+    return datetime.now(zone).date()
+
+
+def methods(tenant=None) -> list[str]:
+    return list(((tenant or current_tenant()).settings or {}).get("followup_methods") or DEFAULT_METHODS)
+
+
+def churn_reasons(tenant=None) -> list[str]:
+    return list(((tenant or current_tenant()).settings or {}).get("churn_reasons") or DEFAULT_CHURN_REASONS)
+
+
+# ---------------------------------------------------------------- grading
+
+@dataclass
+class GradeMove:
+    client_id: int
+    number: str
+    name: str
+    before: str | None
+    after: str | None
+    version: int
+
+
+def grade_moves(rules: dict) -> list[GradeMove]:
+    """Every card whose rule grade would change under `rules` (manual overrides stay), by number."""
+    value = ClientFieldValue
+    rows = db.session.execute(
+        select(Client.id, Client.number, Client.name, Client.grade, Client.version, value.num)
+        .outerjoin(value, and_(value.client_id == Client.id, value.key == rules["field"], value.num.is_not(None)))
+        .where(or_(Client.grade_source.is_(None), Client.grade_source != "manual"))
+        .order_by(Client.number, Client.id))
+    moves = []
+    for cid, number, name, before, version, num in rows:
+        after = grade_for(rules, {rules["field"]: num} if num is not None else {})
+        if after != before:
+            moves.append(GradeMove(cid, number, name, before, after, version))
+    return moves
+
+
+def summarize_moves(moves: list[GradeMove]) -> list[tuple[str | None, str | None, int]]:
+    """(from, to, count) per kind of move, largest first: "23 clients go from B to A"."""
+    counts: dict = {}
+    for m in moves:
+        counts[(m.before, m.after)] = counts.get((m.before, m.after), 0) + 1
+    return sorted(((a, b, n) for (a, b), n in counts.items()), key=lambda t: (-t[2], str(t[0]), str(t[1])))
+
+
+def validate_rules(data: dict) -> dict:
+    """The rules from input, or ValidationFailed."""
+    rules, errors = parse_rules(data, fields_by_key(load_template()))
+    if errors:
+        raise ValidationFailed(errors)
+    return rules
+
+
+def save_rules_and_regrade(actor: User, data: dict) -> tuple[dict, int]:
+    """Admins: store the tenant's grading rules and re-grade every card in this transaction; each card whose grade
+    changed gets a history entry. Returns (rules, number re-graded)."""
+    require(actor, "clients.edit", None, _l("Your role cannot change client cards."))
+    if not is_admin(actor):
+        from app.clients.access import NotAllowed
+        raise NotAllowed(_l("Only owners and admins change the grading rules."))
+    rules = validate_rules(data)
+    tenant = current_tenant()
+    tenant.update_settings(grading=rules)
+    db.session.flush()
+    moves = grade_moves(rules)
+    by_target: dict = {}
+    for m in moves:
+        by_target.setdefault(m.after, []).append(m.client_id)
+    for grade, ids in by_target.items():
+        for start in range(0, len(ids), 1000):
+            # A derived column, not a card edit: no version bump, so nobody's open form goes stale.
+            db.session.execute(update(Client).where(Client.id.in_(ids[start:start + 1000]))
+                               .values(grade=grade, grade_source="rule" if grade else None),
+                               execution_options={"synchronize_session": False})
+    if moves:
+        now = utcnow()
+        db.session.execute(ClientChange.__table__.insert(), [
+            {"tenant_id": tenant.id, "client_id": m.client_id, "version": m.version, "actor_id": actor.id, "at": now,
+             "action": "grade", "changes": {"@grade": {"from": m.before, "to": m.after}}, "note": ""}
+            for m in moves])
+    db.session.expire_all()
+    return rules, len(moves)
+
+
+def set_grade_override(user: User, client: Client, grade: str | None, reason: str = "") -> Client:
+    """Fix a card's grade by hand with a reason (sticky until cleared), or clear it (grade None: the rules apply)."""
+    require(user, "clients.edit", client, _l("Your role cannot change client cards."))
+    rules = rules_of(current_tenant())
+    before = (client.grade, client.grade_source)
+    reason = (reason or "").strip()
+    if grade is not None:
+        names = [g["name"] for g in rules["grades"]]
+        errors = {}
+        if grade not in names:
+            errors["grade"] = _l("Choose one of: %(choices)s.", choices="、".join(names))
+        if not reason:
+            errors["reason"] = _l("Say why this client gets a different grade.")
+        elif len(reason) > 300:
+            errors["reason"] = _l("Use at most %(n)d characters.", n=300)
+        if errors:
+            raise ValidationFailed(errors)
+        client.grade, client.grade_source = grade, "manual"
+    else:
+        if client.grade_source != "manual":
+            return client
+        client.grade_source = None
+        client.grade = grade_for(rules, client.values or {})
+        client.grade_source = "rule" if client.grade else None
+    client.updated_at = utcnow()
+    flush_versioned(client)
+    record_change(client, user, "grade", {"@grade": {"from": before[0], "to": client.grade},
+                                          "@grade_source": {"from": before[1], "to": client.grade_source}},
+                  note=reason if grade is not None else "")
+    return client
+
+
+def apply_grade_override(user, client, data: dict) -> None:
+    """PATCH /clients/{id} with "grade_override": {"grade", "reason"} sets a manual grade; null clears it.
+    Raises ValidationFailed with the errors under "grade_override"."""
+    if "grade_override" not in data:
+        return
+    value = data["grade_override"]
+    if value is not None:
+        if not isinstance(value, dict) or set(value) - {"grade", "reason"} or not isinstance(value.get("grade"), str) \
+                or not isinstance(value.get("reason", ""), str):
+            raise ValidationFailed({"grade_override": _l("Send {\"grade\": …, \"reason\": …} or null.")})
+    try:
+        set_grade_override(user, client, value["grade"] if value else None, (value or {}).get("reason", ""))
+    except ValidationFailed as e:
+        raise ValidationFailed({"grade_override": " ".join(str(m) for m in e.errors.values())}) from None
+
+
+def override_reason(client: Client) -> str:
+    """The reason given for a card's manual grade (its latest grade change)."""
+    if client.grade_source != "manual":
+        return ""
+    change = db.session.scalars(select(ClientChange).where(ClientChange.client_id == client.id,
+                                                           ClientChange.action == "grade")
+                                .order_by(ClientChange.id.desc()).limit(1)).first()
+    return change.note if change else ""
+
+
+def mark_churned(user: User, client: Client, reason: str, *, version: int | None = None) -> Client:
+    """Move a client to the churn stage (流失) with a reason from the tenant's list; the reason is kept as the note
+    of the stage change, which the quarterly review counts."""
+    from app.clients.services import update_client
+
+    require(user, "clients.edit", client, _l("Your role cannot change client cards."))
+    reasons = churn_reasons()
+    tenant = current_tenant()
+    errors = {}
+    if CHURN_STAGE not in tenant.stages:
+        errors["stage"] = _l("This company has no stage %(stage)s.", stage=CHURN_STAGE)
+    if reason not in reasons:
+        errors["churn_reason"] = _l("Choose one of: %(choices)s.", choices="、".join(reasons))
+    if errors:
+        raise ValidationFailed(errors)
+    return update_client(user, client, version=version, stage=CHURN_STAGE, note=reason)
+
+
+# ---------------------------------------------------------------- follow-ups
+
+def parse_followup(raw: dict, *, partial: bool = False) -> tuple[dict, dict]:
+    """Parse form or JSON input of a follow-up: (values, errors). Dates accept the Chinese formats."""
+    values, errors = {}, {}
+    allowed = methods()
+    for name in FOLLOWUP_FIELDS:
+        if partial and name not in raw:
+            continue
+        value = raw.get(name)
+        if isinstance(value, str):
+            value = value.strip()
+        if name in ("date", "next_date"):
+            if value in (None, ""):
+                if name == "date":
+                    errors[name] = _l("Enter the date of the contact.")
+                else:
+                    values[name] = None
+                continue
+            try:
+                values[name] = date.fromisoformat(parse_value("date", value, {}))
+            except (InvalidValue, ValueError, TypeError):
+                errors[name] = _l("Enter a date such as 2024-06-30 or 2024年6月30日.")
+        elif name == "method":
+            if value not in allowed:
+                errors[name] = _l("Choose one of: %(choices)s.", choices="、".join(allowed))
+            else:
+                values[name] = value
+        elif name == "satisfaction":
+            if value in (None, ""):
+                values[name] = None
+                continue
+            try:
+                number = int(value) if not isinstance(value, bool) else None
+            except (TypeError, ValueError):
+                number = None
+            if number is None or not 1 <= number <= 5 or (isinstance(value, float) and value != number):
+                errors[name] = _l("Rate satisfaction from 1 to 5.")
+            else:
+                values[name] = number
+        else:
+            if value is not None and not isinstance(value, str):
+                errors[name] = _l("Enter text.")
+            elif value and len(value) > MAX_TEXT:
+                errors[name] = _l("Use at most %(n)d characters.", n=MAX_TEXT)
+            elif name == "content" and not value:
+                errors[name] = _l("Write what was discussed.")
+            else:
+                values[name] = value or ""
+    if not errors and values.get("next_date") and values.get("date") and values["next_date"] < values["date"]:
+        errors["next_date"] = _l("The next contact comes after this one.")
+    if not errors and values.get("date") and values["date"] > local_today() + timedelta(days=1):
+        errors["date"] = _l("A follow-up records a contact that happened; plan later ones as the next contact date.")
+    return values, errors
+
+
+def add_followup(user: User, client: Client, raw: dict) -> FollowUp:
+    """Record a contact with the client. Raises NotAllowed or ValidationFailed (nothing written)."""
+    require(user, "clients.edit", client, _l("Your role cannot log follow-ups."))
+    values, errors = parse_followup(raw)
+    if errors:
+        raise ValidationFailed(errors)
+    followup = FollowUp(client_id=client.id, author_id=user.id, assignee_id=client.owner_id or user.id, **values)
+    db.session.add(followup)
+    db.session.flush()
+    return followup
+
+
+def can_edit_followup(user: User, followup: FollowUp, client: Client) -> bool:
+    from app.clients.access import can
+    return can(user, "clients.edit", client) and (is_admin(user) or followup.author_id == user.id)
+
+
+def update_followup(user: User, followup: FollowUp, client: Client, raw: dict) -> FollowUp:
+    """The author or an admin changes a follow-up; the values before are kept as a revision."""
+    if not can_edit_followup(user, followup, client):
+        from app.clients.access import NotAllowed
+        raise NotAllowed(_l("Only the author and admins edit a follow-up."))
+    values, errors = parse_followup(raw, partial=True)
+    if errors:
+        raise ValidationFailed(errors)
+    changes = {}
+    for name, value in values.items():
+        before = getattr(followup, name)
+        if before != value:
+            changes[name] = {"from": before.isoformat() if isinstance(before, date) else before,
+                             "to": value.isoformat() if isinstance(value, date) else value}
+            setattr(followup, name, value)
+    if changes:
+        followup.updated_at = utcnow()
+        db.session.add(FollowUpRevision(follow_up_id=followup.id, actor_id=user.id, changes=changes))
+        db.session.flush()
+    return followup
+
+
+def followups_of(client: Client, limit: int = 200) -> list[FollowUp]:
+    """The card's follow-ups, latest contact first."""
+    return db.session.scalars(select(FollowUp).where(FollowUp.client_id == client.id)
+                              .order_by(FollowUp.date.desc(), FollowUp.id.desc()).limit(limit)).all()
+
+
+def revisions_of(followup: FollowUp) -> list[FollowUpRevision]:
+    return db.session.scalars(select(FollowUpRevision).where(FollowUpRevision.follow_up_id == followup.id)
+                              .order_by(FollowUpRevision.id.desc())).all()
+
+
+@register_merge_hook
+def _move_followups(actor: User, kept: Client, other: Client) -> None:
+    # The contact record follows the client: the merged-away card's follow-ups now belong to the kept one.
+    db.session.execute(update(FollowUp).where(FollowUp.client_id == other.id).values(client_id=kept.id),
+                       execution_options={"synchronize_session": False})
+
+
+@register_handover_hook
+def _hand_over_followups(actor: User, from_user: User, moved: dict[int, int]) -> None:
+    # Planned next contacts of the leaver's cards go to the cards' new owners; the records keep their author.
+    by_owner: dict[int, list[int]] = {}
+    for client_id, to in moved.items():
+        by_owner.setdefault(to, []).append(client_id)
+    for to, ids in by_owner.items():
+        db.session.execute(update(FollowUp).where(FollowUp.client_id.in_(ids), FollowUp.assignee_id == from_user.id)
+                           .values(assignee_id=to), execution_options={"synchronize_session": False})
+
+
+# ---------------------------------------------------------------- the due list
+
+@dataclass
+class DueItem:
+    client_id: int
+    number: str
+    name: str
+    grade: str | None
+    last_contact: date | None
+    due_date: date
+    days_overdue: int
+    rule: str  # next_date | cadence | first_visit
+
+
+def my_clients(user: User):
+    """The active cards this user owns or co-owns (churned ones excluded): whom they should call."""
+    co = select(ClientCoOwner.client_id).where(ClientCoOwner.user_id == user.id)
+    return (visible_clients(user).where(Client.archived_at.is_(None), Client.stage != CHURN_STAGE)
+            .where(or_(Client.owner_id == user.id, Client.id.in_(co))))
+
+
+def due_list(user: User, *, until: date, today: date | None = None) -> list[DueItem]:
+    """The user's clients due for contact by `until`, most overdue first: due from the latest follow-up's next
+    contact date, else the last contact plus the grade's cadence, else the first-visit rule from creation."""
+    tenant = current_tenant()
+    today = today or local_today(tenant)
+    rules = rules_of(tenant)
+    cadence = rules["cadence_days"]
+    longest = max(cadence.values()) if cadence else 180
+    zone = ZoneInfo(tenant.timezone or "Asia/Shanghai")
+    clients = my_clients(user).with_only_columns(Client.id, Client.number, Client.name, Client.grade,
+                                                 Client.created_at).order_by(None)
+    rows = db.session.execute(clients).all()
+    if not rows:
+        return []
+    ids = [r.id for r in rows]
+    latest = {}
+    rank = func.row_number().over(partition_by=FollowUp.client_id,
+                                  order_by=(FollowUp.date.desc(), FollowUp.id.desc())).label("rank")
+    for start in range(0, len(ids), 5000):
+        sub = (select(FollowUp.client_id, FollowUp.date, FollowUp.next_date, rank)
+               .where(FollowUp.client_id.in_(ids[start:start + 5000])).subquery())
+        for cid, last, nxt, _rank in db.session.execute(select(sub).where(sub.c.rank == 1)):
+            latest[cid] = (last, nxt)
+    items = []
+    for r in rows:
+        last, nxt = latest.get(r.id, (None, None))
+        if nxt is not None:
+            due, rule = nxt, "next_date"
+        elif last is not None:
+            due, rule = last + timedelta(days=cadence.get(r.grade, longest)), "cadence"
+        else:
+            created = r.created_at.astimezone(zone).date() if r.created_at else today
+            due, rule = created + timedelta(days=rules["first_visit_days"]), "first_visit"
+        if due <= until:
+            items.append(DueItem(r.id, r.number, r.name, r.grade, last, due, (today - due).days, rule))
+    items.sort(key=lambda i: (i.due_date, i.number))
+    return items

@@ -1,0 +1,158 @@
+"""HTML to PDF with WeasyPrint, safely: a URL fetcher that serves only our static files and the tenant's logo,
+and a time limit on every render.
+
+Card values are user content. Jinja escapes them, so they cannot add tags, but the fetcher is the second wall: any
+URL that is not one of ours (http, https, file, ftp, redirects, data: over a few KB) is refused without opening a
+connection. Rendering runs in a forked child process that is killed when it takes longer than PDF_TIMEOUT seconds,
+so one pathological card cannot hold a web worker.
+"""
+from __future__ import annotations
+
+import base64
+import logging
+import mimetypes
+import multiprocessing
+from pathlib import Path
+from urllib.parse import unquote, unquote_to_bytes, urlsplit
+
+from flask import current_app
+
+log = logging.getLogger(__name__)
+logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
+
+# Documents are rendered against this origin; it is never connected to (".invalid" cannot resolve).
+INTERNAL_HOST = "clientcard.invalid"
+INTERNAL_ORIGIN = f"https://{INTERNAL_HOST}"
+LOGO_PATH = "/_tenant/logo"
+MAX_DATA_URL = 32 * 1024          # bytes of a data: URL that we decode at all
+MAX_STATIC_FILE = 2 * 1024 * 1024
+
+
+class RenderTimeout(Exception):
+    """The render took longer than its time limit and was stopped."""
+
+
+class RenderFailed(Exception):
+    """WeasyPrint failed on this document."""
+
+
+class FetchRefused(ValueError):
+    """A URL the PDF may not load."""
+
+
+def static_url(filename: str) -> str:
+    """The URL of one of our static files inside a PDF document."""
+    return f"{INTERNAL_ORIGIN}/static/{filename}"
+
+
+def logo_url() -> str:
+    return INTERNAL_ORIGIN + LOGO_PATH
+
+
+def _fetcher_class():
+    from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+    class SafeFetcher(URLFetcher):
+        """Serves our static folder and the tenant logo from memory; everything else is refused unopened."""
+
+        def __init__(self, static_dir: Path, logo: tuple[bytes, str] | None):
+            # No protocols and no redirects for the parent class, in case anything reaches it.
+            super().__init__(timeout=1, allowed_protocols=(), allow_redirects=False)
+            self.static_dir = static_dir.resolve()
+            self.logo = logo
+            self.refused: list[str] = []
+
+        def fetch(self, url, headers=None):
+            parts = urlsplit(url)
+            scheme = parts.scheme.lower()
+            if scheme == "data" and len(url) <= MAX_DATA_URL:
+                return self._data(url)
+            if scheme == "https" and parts.netloc == INTERNAL_HOST and not parts.query:
+                if parts.path == LOGO_PATH and self.logo:
+                    return URLFetcherResponse(url, self.logo[0], {"Content-Type": self.logo[1]})
+                if parts.path.startswith("/static/"):
+                    path = (self.static_dir / unquote(parts.path[len("/static/"):])).resolve()
+                    if (path.is_relative_to(self.static_dir) and path.is_file()
+                            and path.stat().st_size <= MAX_STATIC_FILE):
+                        mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+                        return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": mime})
+            # Never log the URL itself: it comes from user content.
+            self.refused.append(scheme or "?")
+            raise FetchRefused(f"refused a {scheme or 'relative'} URL")
+
+        def _data(self, url):
+            header, _, payload = url[5:].partition(",")
+            mime = header.split(";")[0] or "text/plain"
+            try:
+                body = base64.b64decode(unquote(payload)) if header.endswith(";base64") else unquote_to_bytes(payload)
+            except ValueError as e:
+                raise FetchRefused("bad data: URL") from e
+            return URLFetcherResponse(url, body, {"Content-Type": mime})
+
+    return SafeFetcher
+
+
+def safe_fetcher(static_dir: Path, logo: tuple[bytes, str] | None = None):
+    """The URL fetcher every PDF is rendered with (exposed for tests)."""
+    return _fetcher_class()(static_dir, logo)
+
+
+def _render_here(html: str, static_dir: str, logo) -> bytes:
+    from weasyprint import HTML
+
+    fetcher = safe_fetcher(Path(static_dir), logo)
+    doc = HTML(string=html, base_url=INTERNAL_ORIGIN + "/", url_fetcher=fetcher)
+    # Fonts are subset by default (only the glyphs used), which keeps a CJK card small.
+    return doc.write_pdf()
+
+
+def _child(conn, html, static_dir, logo):
+    try:
+        conn.send(("ok", _render_here(html, static_dir, logo)))
+    except BaseException as e:  # report any failure to the parent; the child exits either way
+        conn.send(("error", f"{type(e).__name__}: {e}"[:500]))
+    finally:
+        conn.close()
+
+
+_warmed = False
+
+
+def _warm_up(static_dir: str) -> None:
+    """Load WeasyPrint, Pango and the CJK font once in this process, so every forked render starts warm."""
+    global _warmed
+    if not _warmed:
+        _render_here('<p style="font-family: \'Noto Sans CJK SC\'">客户资料卡 ClientCard</p>', static_dir, None)
+        _warmed = True
+
+
+def render_pdf(html: str, *, logo: tuple[bytes, str] | None = None, timeout: float | None = None) -> bytes:
+    """Render one HTML document to PDF bytes in a child process, within `timeout` seconds (PDF_TIMEOUT)."""
+    app = current_app._get_current_object()
+    timeout = float(timeout if timeout is not None else app.config.get("PDF_TIMEOUT", 20))
+    static_dir = app.static_folder
+    _warm_up(static_dir)
+    ctx = multiprocessing.get_context("fork")
+    receiver, sender = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(sender, html, static_dir, logo), daemon=True)
+    proc.start()
+    sender.close()
+    try:
+        if not receiver.poll(timeout):
+            proc.kill()
+            raise RenderTimeout(f"PDF render took longer than {timeout:g} s")
+        try:
+            status, payload = receiver.recv()
+        except EOFError as e:  # the child died without a word (killed, out of memory)
+            raise RenderFailed("the PDF renderer stopped") from e
+    finally:
+        receiver.close()
+        proc.join(5)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+    if status != "ok":
+        log.warning("PDF render failed: %s", payload)
+        raise RenderFailed(payload)
+    return payload
+
