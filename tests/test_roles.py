@@ -695,16 +695,13 @@ class Request:
 
 
 def _text(r) -> str:
-    """The body as a reader sees it: JSON is decoded, so escaped non-ASCII values are found too."""
-    body = r.get_data().decode("utf-8", "replace")  # PDFs and xlsx too
     """The body as a reader sees it: JSON is decoded, so escaped non-ASCII values are found too; a PDF's text is
-    extracted, so a sensitive value printed in it is found as well."""
+    extracted and a workbook's cells are read, so a sensitive value printed in them is found as well."""
     if r.mimetype == "application/pdf":
         import subprocess
 
         return subprocess.run(["pdftotext", "-enc", "UTF-8", "-", "-"], input=r.get_data(), capture_output=True,
                               check=True).stdout.decode()
-    body = r.get_data(as_text=True)
     body = readable_body(r)
     if r.is_json:
         body += json.dumps(r.get_json(silent=True), ensure_ascii=False)
