@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = 'speed_1'
-down_revision = '0003_user_sessions'
+down_revision = 'imports_2'
 branch_labels = None
 depends_on = None
 
