@@ -26,6 +26,7 @@ from app.clients.access import CardView, NotAllowed, card_view, check_limit, is_
 from app.clients.models import Client
 from app.db_types import utcnow
 from app.extensions import db
+from app.followups.services import followups_of
 from app.sharing.models import ShareLink, ShareLinkView
 from app.tenancy import all_tenants, current_tenant
 from app.values import is_empty
@@ -116,12 +117,14 @@ def card_pdf(user: User | None, client: Client, opts: PdfOptions, *, link: Share
     tenant = current_tenant()
     now = utcnow()
     logo = tenant_logo(tenant.id) if tenant else None
+    # The card's last five contacts belong to the card, not to a brief (which colleagues outside sales read).
+    followups = [] if opts.brief or link is not None else followups_of(client, limit=5)
     html = render_template(
         "sharing/pdf.html", client=client, view=view, sections=sections, people=people_names(), tenant=tenant,
         brief=opts.brief, watermark=WATERMARKS.get(opts.watermark), link=link,
         printed_by=user.display_name if user else (link.label if link else ""),
         printed_at=format_datetime(now, "yyyy-MM-dd HH:mm"), static_url=pdf.static_url,
-        shows_sensitive=view.shows_sensitive_values(), logo=pdf.logo_url() if logo else None)
+        shows_sensitive=view.shows_sensitive_values(), logo=pdf.logo_url() if logo else None, followups=followups)
     data = pdf.render_pdf(html, logo=logo)
     if link is None:
         ch.record_view(user, client, "pdf", _("Brief") if opts.brief else "")
