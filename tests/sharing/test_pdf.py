@@ -112,7 +112,6 @@ def test_the_company_logo_is_printed_once_uploaded(card, login, app, tmp_path):
 
     import segno
 
-    app.config["LOGO_DIR"] = str(tmp_path / "logos")
     png = io.BytesIO()
     segno.make("客户资料卡").save(png, kind="png", scale=6)
     owner = login(card.bundle.owner)
