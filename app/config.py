@@ -80,7 +80,6 @@ class Config:
     PDF_TIMEOUT = float(os.environ.get("PDF_TIMEOUT_SECONDS") or 20)  # a render is stopped after this
     SHARE_LOOKUP_LIMIT = "30 per minute"   # unknown share tokens per address
     SHARE_CODE_LIMIT = "5 per 10 minutes"  # wrong access-code guesses per link
-    LOGO_DIR = os.environ.get("LOGO_DIR") or str(INSTANCE_DIR / "logos")  # tenant logos for PDFs
     # Long work (imports, exports): RQ when REDIS_URL is set, else a thread in the web process.
     JOB_TIMEOUT_SECONDS = int(os.environ.get("JOB_TIMEOUT_SECONDS") or 3600)
     JOBS_EAGER = False  # run jobs before enqueue() returns (tests)

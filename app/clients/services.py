@@ -146,12 +146,12 @@ def create_client(user: User, *, name: str, stage: str | None = None, owner_id: 
                   plan_checked: bool = False) -> Client:
     """Validate and create a client card, number it and record its creation.
     Raises NotAllowed (LimitReached beyond the plan), ValidationFailed or DuplicateFound."""
+    if not plan_checked:  # before the form is checked: at the limit, filling it in would be wasted work
+        check_limit(current_tenant(), "clients")
     template = template or cached_template()
     prepared = _prepare_client(user, template, name=name, stage=stage, owner_id=owner_id, tags=tags, fields=fields,
                                co_owner_ids=co_owner_ids, allow_duplicate=allow_duplicate,
                                enforce_required=enforce_required)
-    if not plan_checked:
-        check_limit(current_tenant(), "clients")
     return _write_new_clients(user, template, [prepared])[0]
 
 
@@ -208,7 +208,7 @@ def _prepare_client(user: User, template: CardTemplate, *, name: str, stage: str
 
 
 _INSERT_COLUMNS = ("number", "name", "name_sort", "stage", "owner_id", "tags", "values", "search_text",
-                   "completeness", "created_by_id", "created_at", "updated_at")
+                   "completeness", "grade", "grade_source", "created_by_id", "created_at", "updated_at")
 
 
 def _write_new_clients(user: User, template: CardTemplate, cards: list[_NewCard]) -> list[Client]:

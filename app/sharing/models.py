@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKeyConstraint, Index, Integer, String, UniqueConstraint
+from sqlalchemy import ForeignKeyConstraint, Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db_types import UTCDateTime, utcnow
@@ -53,3 +53,14 @@ class ShareLinkView(TenantScoped, db.Model):
         ForeignKeyConstraint(["tenant_id", "link_id"], ["share_link.tenant_id", "share_link.id"], ondelete="CASCADE"),
         Index("ix_share_link_view_link", "tenant_id", "link_id", "id"),
     )
+
+
+class TenantLogo(TenantScoped, db.Model):
+    """The company's logo for its PDFs, kept in the database so every web machine prints the same one."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    content_type: Mapped[str] = mapped_column(String(40))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("tenant_id", name="uq_tenant_logo_tenant"),)

@@ -181,6 +181,7 @@ def logo():
     """Upload (or remove) the company logo printed on PDFs."""
     if request.form.get("remove"):
         ss.remove_logo(current_user.tenant_id)
+        db.session.commit()
         flash(_("The logo was removed from PDFs."), "success")
         return redirect(url_for("sharing.links"))
     upload = request.files.get("logo")
@@ -188,6 +189,7 @@ def logo():
         ss.save_logo(current_user.tenant_id, upload.read(ss.MAX_LOGO_BYTES + 1) if upload else b"")
     except ss.ShareInputError as e:
         return links(errors=e.errors, status=422)
+    db.session.commit()
     flash(_("The logo is printed on PDFs from now on."), "success")
     return redirect(url_for("sharing.links"))
 

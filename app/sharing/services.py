@@ -7,15 +7,14 @@ flags say; a PDF carries them only when a permitted user asked, with a reason, a
 from __future__ import annotations
 
 import secrets
-from pathlib import Path
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import current_app, render_template
+from flask import render_template
 from flask_babel import format_datetime, gettext as _, lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from app import pdf
 from app.accounts.models import User, hash_token
@@ -26,7 +25,8 @@ from app.clients.access import CardView, NotAllowed, card_view, check_limit, is_
 from app.clients.models import Client
 from app.db_types import utcnow
 from app.extensions import db
-from app.sharing.models import ShareLink, ShareLinkView
+from app.followups.services import followups_of
+from app.sharing.models import ShareLink, ShareLinkView, TenantLogo
 from app.tenancy import all_tenants, current_tenant
 from app.values import is_empty
 
@@ -116,12 +116,14 @@ def card_pdf(user: User | None, client: Client, opts: PdfOptions, *, link: Share
     tenant = current_tenant()
     now = utcnow()
     logo = tenant_logo(tenant.id) if tenant else None
+    # The card's last five contacts belong to the card, not to a brief (which colleagues outside sales read).
+    followups = [] if opts.brief or link is not None else followups_of(client, limit=5)
     html = render_template(
         "sharing/pdf.html", client=client, view=view, sections=sections, people=people_names(), tenant=tenant,
         brief=opts.brief, watermark=WATERMARKS.get(opts.watermark), link=link,
         printed_by=user.display_name if user else (link.label if link else ""),
         printed_at=format_datetime(now, "yyyy-MM-dd HH:mm"), static_url=pdf.static_url,
-        shows_sensitive=view.shows_sensitive_values(), logo=pdf.logo_url() if logo else None)
+        shows_sensitive=view.shows_sensitive_values(), logo=pdf.logo_url() if logo else None, followups=followups)
     data = pdf.render_pdf(html, logo=logo)
     if link is None:
         ch.record_view(user, client, "pdf", _("Brief") if opts.brief else "")
@@ -136,17 +138,10 @@ LOGO_TYPES = {b"\x89PNG\r\n\x1a\n": ("png", "image/png"), b"\xff\xd8\xff": ("jpg
 MAX_LOGO_BYTES = 512 * 1024
 
 
-def _logo_paths(tenant_id: int) -> list[Path]:
-    folder = Path(current_app.config["LOGO_DIR"])
-    return [folder / f"{tenant_id}.{ext}" for ext, _mime in LOGO_TYPES.values()]
-
-
 def tenant_logo(tenant_id: int) -> tuple[bytes, str] | None:
-    """The tenant's logo (bytes and media type) from storage, or None."""
-    for path, (_ext, mime) in zip(_logo_paths(tenant_id), LOGO_TYPES.values()):
-        if path.is_file():
-            return path.read_bytes(), mime
-    return None
+    """The current tenant's logo (bytes and media type), or None."""
+    logo = db.session.scalars(select(TenantLogo).where(TenantLogo.tenant_id == tenant_id)).first()
+    return (logo.data, logo.content_type) if logo else None
 
 
 def save_logo(tenant_id: int, data: bytes) -> None:
@@ -156,17 +151,13 @@ def save_logo(tenant_id: int, data: bytes) -> None:
         raise ShareInputError({"logo": _("Upload the logo as a PNG or JPEG picture.")})
     if len(data) > MAX_LOGO_BYTES:
         raise ShareInputError({"logo": _("The logo may be at most 512 KB.")})
-    remove_logo(tenant_id)
-    path = Path(current_app.config["LOGO_DIR"]) / f"{tenant_id}.{kind[0]}"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    logo = db.session.scalars(select(TenantLogo).where(TenantLogo.tenant_id == tenant_id)).first() or TenantLogo()
+    logo.data, logo.content_type, logo.updated_at = data, kind[1], utcnow()
+    db.session.add(logo)
 
 
 def remove_logo(tenant_id: int) -> None:
-    for path in _logo_paths(tenant_id):
-        path.unlink(missing_ok=True)
+    db.session.execute(delete(TenantLogo).where(TenantLogo.tenant_id == tenant_id))
 
 
 def pdf_filename(client: Client, brief: bool = False) -> str:

@@ -6,7 +6,6 @@ not, and with the ids of a real client and field so the happy paths are exercise
 """
 from __future__ import annotations
 
-import time
 
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -45,7 +44,6 @@ def test_api_matches_its_openapi_document(app, team_a):
         from app.pdf import render_pdf
 
         render_pdf("<p>预热</p>")  # the first PDF of a process loads the CJK font: not the API's time
-    started = time.monotonic()
     try:
         schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
         headers = {"Authorization": f"Bearer {token}"}
@@ -65,4 +63,3 @@ def test_api_matches_its_openapi_document(app, team_a):
                 _run(operation.as_strategy(GenerationMode.POSITIVE, path_parameters=real), headers, n)
     finally:
         app.config["API_LIMIT"] = "600 per minute"
-    assert time.monotonic() - started < 4 * len(operations)  # 4 s per operation: about a minute for all

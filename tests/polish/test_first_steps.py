@@ -12,8 +12,7 @@ def steps(browser):
 
 def test_a_new_owner_sees_the_first_steps_ticked_off_as_they_are_done(db, tenant_a, login, as_tenant):
     owner = login(tenant_a.owner)
-    # no import step while there is nothing to import from
-    assert steps(owner) == {"template": "false", "client": "false", "invite": "false"}
+    assert steps(owner) == {"template": "false", "client": "false", "invite": "false", "import": "false"}
     factories.client(tenant_a, "上海华光科技有限公司")
     assert steps(owner)["client"] == "true"
     r = owner.post("/team/invites", data={"email": "li@a.example", "role": "member"})
@@ -22,6 +21,8 @@ def test_a_new_owner_sees_the_first_steps_ticked_off_as_they_are_done(db, tenant
     with as_tenant(tenant_a):
         ed.add_field(tenant_a.owner, "basic", {"label": "微信号", "type": "text"})
         db.session.commit()
+    assert steps(owner) == {"template": "true", "client": "true", "invite": "true", "import": "false"}
+    factories.client(tenant_a, "北京东方贸易有限公司")  # more than one card: the list is in
     assert steps(owner) == {}
     assert 'data-testid="first-steps"' not in owner.get("/home").get_data(as_text=True)
 

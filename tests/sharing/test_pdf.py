@@ -112,7 +112,6 @@ def test_the_company_logo_is_printed_once_uploaded(card, login, app, tmp_path):
 
     import segno
 
-    app.config["LOGO_DIR"] = str(tmp_path / "logos")
     png = io.BytesIO()
     segno.make("客户资料卡").save(png, kind="png", scale=6)
     owner = login(card.bundle.owner)
@@ -133,3 +132,22 @@ def test_the_company_logo_is_printed_once_uploaded(card, login, app, tmp_path):
     owner.post("/share-links/logo", data={"remove": "1"})
     assert images(owner.get(f"/clients/{card.client_id}/pdf").data) == 0
     assert login(card.member).post("/share-links/logo", data={"remove": "1"}).status_code == 403
+
+
+def test_card_pdf_lists_the_last_five_follow_ups_and_a_brief_none(card, login, db):
+    from app.accounts.models import User
+    from app.clients.models import Client
+    from app.followups.services import add_followup
+
+    with tenant_context(card.bundle.id):
+        owner = db.session.get(User, card.bundle.owner.id)
+        client = db.session.get(Client, card.client_id)
+        for day in range(1, 8):
+            add_followup(owner, client, {"date": f"2026-03-0{day}", "method": "电话",
+                                         "content": f"第{day}次回访：谈了续约", "plan": f"准备第{day}份报价"})
+        db.session.commit()
+    text = pdf_text(login(card.bundle.owner).get(f"/clients/{card.client_id}/pdf").data)
+    assert [d for d in range(1, 8) if f"第{d}次回访" in text] == [3, 4, 5, 6, 7]  # the latest five
+    assert "准备第7份报价" in text and "2026-03-07" in text
+    brief = pdf_text(login(card.viewer).get(f"/clients/{card.client_id}/pdf?brief=1").data)
+    assert "回访" not in brief
