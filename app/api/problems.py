@@ -31,6 +31,8 @@ def problem(status: int, detail=None, *, headers: dict | None = None, **extra):
     body = {"type": "about:blank", "title": TITLES.get(status, "Error"), "status": status,
             "detail": str(detail or DETAILS.get(status) or TITLES.get(status, "Error"))}
     body.update(extra)
+    if isinstance(body.get("errors"), dict):  # a nameless form part arrives as None: keys must stay sortable
+        body["errors"] = {str(k): v for k, v in body["errors"].items()}
     response = jsonify(body)
     response.status_code = status
     response.mimetype = "application/problem+json"

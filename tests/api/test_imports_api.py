@@ -57,3 +57,16 @@ def test_import_api_bad_file_and_size(app, api_for, team_a):
     finally:
         app.config["IMPORT_MAX_BYTES"] = 20 * 1024 * 1024
     assert r.status_code == 413
+
+
+def test_a_nameless_form_part_is_an_unknown_property_not_a_crash(api_for, team_a):
+    api = api_for(team_a.member)
+    boundary = "b0undary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"\"\r\n\r\nnull\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"%0D\"\r\n\r\nnull\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"file\"\r\n\r\n<!DOCTYPE\r\n"
+            f"--{boundary}--\r\n").encode()
+    r = api.client.post("/api/v1/imports", headers=api.headers(), data=body,
+                        content_type=f"multipart/form-data; boundary={boundary}")
+    assert r.status_code == 422 and r.mimetype == "application/problem+json"
+    assert all(isinstance(k, str) for k in r.get_json()["errors"])
