@@ -270,7 +270,8 @@ def start_import(user: User, imp: ImportRun) -> jobs.Job:
     """Queue the import (the job's payload is the import's id only)."""
     imp.status = "started"
     db.session.flush()
-    job = jobs.enqueue("import.clients", user, {"import_id": imp.id})
+    kind = {"followups": "import.followups", "restore": "import.restore"}.get(imp.kind, "import.clients")
+    job = jobs.enqueue(kind, user, {"import_id": imp.id})
     imp = db.session.get(ImportRun, imp.id)
     if imp.job_id is None:
         imp.job_id = job.id
@@ -462,6 +463,15 @@ def undo_import(user: User, imp: ImportRun) -> dict:
     if not can_undo(imp):
         raise UndoRefused(_l("This import can no longer be undone (undo is possible for %(n)d hours).",
                              n=UNDO_HOURS))
+    if imp.kind == "followups":
+        from app.followups.services import remove_followups
+
+        removed, kept = remove_followups(imp.created_ids or [])
+        imp.undone_at = utcnow()
+        imp.status = "undone"
+        db.session.add(AuditRecord(actor_id=user.id, action="followups.import_undo", subject=imp.filename[:200],
+                                   detail={"import_id": imp.id, "removed": removed, "kept": kept}))
+        return {"removed": removed, "archived": 0, "restored": 0, "kept": kept}
     removed, archived, restored = 0, 0, 0
     created = db.session.scalars(select(Client).where(Client.id.in_(imp.created_ids or []))).all()
     for client in created:
@@ -522,14 +532,16 @@ def visible_import(user: User, import_id: int) -> ImportRun | None:
     return imp
 
 
-def remember_mapping(sheet: Sheet, mapping: dict) -> None:
-    """Keep the user's column choices for the tenant's next import (header text -> target; no values)."""
+def remember_mapping(sheet: Sheet, mapping: dict, kind: str = "clients") -> None:
+    """Keep the user's column choices for the tenant's next import of this kind (header text -> target; no
+    values)."""
     tenant = current_tenant()
-    known = dict(tenant.setting("import_mapping") or {})
+    setting = "import_mapping_followups" if kind == "followups" else "import_mapping"
+    known = dict(tenant.setting(setting) or {})
     for i, label in enumerate(sheet.columns):
         if label:
             known[label] = mapping.get(str(i), "")
-    tenant.update_settings(import_mapping=dict(list(known.items())[-300:]))
+    tenant.update_settings(**{setting: dict(list(known.items())[-300:])})
 
 
 def field_def(template: CardTemplate, key: str) -> FieldDef | None:
