@@ -9,7 +9,7 @@ from app import jobs
 from app.card_templates.services import load_template
 from app.clients.access import LimitReached, NotAllowed, check_limit, require
 from app.extensions import db
-from app.imports import bp, exports  # noqa: F401  (registers the export job handlers)
+from app.imports import bp, exports, restore  # noqa: F401  (registers the export and restore job handlers)
 from app.imports.models import ImportRun
 from app.imports.reader import BadFile, TooLarge, kind_of, read_sheet
 from app.imports import followups as fimports, services as imports
@@ -33,7 +33,8 @@ def _import_or_404(import_id: int) -> ImportRun:
 @login_required
 @editor_required
 def index():
-    return render_template("imports/index.html", runs=imports.recent_imports(current_user), error=None)
+    return render_template("imports/index.html", runs=imports.recent_imports(current_user), error=None,
+                           can_restore=restore.restorable(current_user) is None)
 
 
 IMPORT_KINDS = ("clients", "followups")
@@ -215,6 +216,33 @@ def undo(import_id: int):
     else:
         flash(_("Import undone: %(removed)d cards removed, %(archived)d archived, %(restored)d restored.",
                 **result), "success")
+    return redirect(url_for("imports.show", import_id=imp.id))
+
+
+@bp.route("/restore", methods=["POST"])
+@login_required
+@editor_required
+def restore_upload():
+    """Owners of a company with no clients: restore a full export (.zip) as a job."""
+    why = restore.restorable(current_user)
+    if why:
+        return render_template("imports/index.html", runs=imports.recent_imports(current_user), error=None,
+                               restore_error=why, can_restore=False), 403
+    upload = request.files.get("file")
+    try:
+        if upload is None or not upload.filename:
+            raise BadFile(_("Choose a file to upload."))
+        data = upload.read(current_app.config["IMPORT_MAX_BYTES"] + 1)
+        if len(data) > current_app.config["IMPORT_MAX_BYTES"]:
+            raise TooLarge(_too_large())
+        restore.read_export(data)
+    except BadFile as e:
+        return render_template("imports/index.html", runs=imports.recent_imports(current_user), error=None,
+                               restore_error=e.message, can_restore=True), 413 if isinstance(e, TooLarge) else 422
+    imp = ImportRun(created_by_id=current_user.id, filename=upload.filename[:200], data=data, kind="restore")
+    db.session.add(imp)
+    db.session.flush()
+    imports.start_import(current_user, imp)
     return redirect(url_for("imports.show", import_id=imp.id))
 
 
