@@ -211,9 +211,11 @@ _INSERT_COLUMNS = ("number", "name", "name_sort", "stage", "owner_id", "tags", "
                    "completeness", "grade", "grade_source", "created_by_id", "created_at", "updated_at")
 
 
-def _write_new_clients(user: User, template: CardTemplate, cards: list[_NewCard]) -> list[Client]:
+def _write_new_clients(user: User, template: CardTemplate, cards: list[_NewCard],
+                       numbers: list[str] | None = None) -> list[Client]:
     """Insert prepared cards with their side rows and history in a few statements whatever their number, then
-    number them all with one bump of the counter (gap-free: the bump is part of this transaction)."""
+    number them all with one bump of the counter (gap-free: the bump is part of this transaction), or with the
+    given numbers (a restored export keeps its cards' numbers)."""
     tenant = current_tenant()
     tid = tenant.id
     rows = [{"tenant_id": tid, "version": 1, **{k: getattr(card.client, k) for k in _INSERT_COLUMNS}} for card in cards]
@@ -234,7 +236,7 @@ def _write_new_clients(user: User, template: CardTemplate, cards: list[_NewCard]
         {"tenant_id": tid, "client_id": c.id, "version": 1, "actor_id": actor_id, "at": c.created_at,
          "action": "create", "changes": card.changes, "note": ""} for c, card in zip(clients, cards)])
     db.session.flush()
-    numbers = allocate_numbers(tenant, len(cards))
+    numbers = numbers if numbers is not None else allocate_numbers(tenant, len(cards))
     updates = []
     for client, number in zip(clients, numbers):
         text = client.search_text.replace(client.number, number.lower()) if client.number in client.search_text \
@@ -259,7 +261,7 @@ class BatchInvalid(Exception):
 
 
 def create_clients(user: User, items, *, template: CardTemplate | None = None, allow_duplicate: bool = False,
-                   enforce_required: bool = True) -> list[Client]:
+                   enforce_required: bool = True, numbers: list[str] | None = None) -> list[Client]:
     """Create many cards at once (import, API batch): every item is the keyword arguments of `create_client`.
     All or nothing: when any item fails, BatchInvalid names each failure and no card is written (the caller
     rolls back). The bulk write path lives here so that import and the API share it: every item is validated
@@ -291,7 +293,7 @@ def create_clients(user: User, items, *, template: CardTemplate | None = None, a
         prepared.append((index, card))
     if errors:
         raise BatchInvalid(errors)
-    return _write_new_clients(user, template, [card for _, card in prepared]) if prepared else []
+    return _write_new_clients(user, template, [card for _, card in prepared], numbers) if prepared else []
 
 
 def prepared_name(prepared, index: int) -> str:

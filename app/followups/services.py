@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 
 from app.accounts.models import User
 from app.card_templates.services import fields_by_key, load_template
@@ -258,14 +258,49 @@ def parse_followup(raw: dict, *, partial: bool = False) -> tuple[dict, dict]:
 
 def add_followup(user: User, client: Client, raw: dict) -> FollowUp:
     """Record a contact with the client. Raises NotAllowed or ValidationFailed (nothing written)."""
+    followup = FollowUp(**prepare_followup(user, client, raw))
+    db.session.add(followup)
+    db.session.flush()
+    return followup
+
+
+def prepare_followup(user: User, client: Client, raw: dict, *, author_id: int | None = None) -> dict:
+    """Check one follow-up of a card without writing it: the column values `write_followups` inserts.
+    `author_id` keeps the original author of an imported record (default: the user). Raises NotAllowed or
+    ValidationFailed."""
     require(user, "clients.edit", client, _l("Your role cannot log follow-ups."))
     values, errors = parse_followup(raw)
     if errors:
         raise ValidationFailed(errors)
-    followup = FollowUp(client_id=client.id, author_id=user.id, assignee_id=client.owner_id or user.id, **values)
-    db.session.add(followup)
-    db.session.flush()
-    return followup
+    return {"client_id": client.id, "author_id": author_id or user.id,
+            "assignee_id": client.owner_id or user.id, **values}
+
+
+def write_followups(rows: list[dict]) -> list[int]:
+    """Insert prepared follow-ups in one statement (import, restore); their ids in the order given."""
+    if not rows:
+        return []
+    tid, now = current_tenant().id, utcnow()
+    stmt = insert(FollowUp).returning(FollowUp.id, sort_by_parameter_order=True)
+    return list(db.session.scalars(stmt, [{"tenant_id": tid, "created_at": now, "updated_at": now, **row}
+                                          for row in rows]))
+
+
+def remove_followups(ids: list[int]) -> tuple[int, int]:
+    """Delete the given follow-ups (undo of an import): (removed, kept). One edited since it was written is kept,
+    so no later work is lost."""
+    removed = kept = 0
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start:start + 1000]
+        edited = set(db.session.scalars(select(FollowUpRevision.follow_up_id)
+                                        .where(FollowUpRevision.follow_up_id.in_(chunk))))
+        gone = [i for i in db.session.scalars(select(FollowUp.id).where(FollowUp.id.in_(chunk))) if i not in edited]
+        kept += len(edited)
+        if gone:
+            db.session.execute(delete(FollowUp).where(FollowUp.id.in_(gone)),
+                               execution_options={"synchronize_session": False})
+        removed += len(gone)
+    return removed, kept
 
 
 def can_edit_followup(user: User, followup: FollowUp, client: Client) -> bool:
