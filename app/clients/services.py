@@ -29,6 +29,8 @@ from app.clients.models import (Client, ClientChange, ClientCoOwner, ClientField
 from app.clients.numbers import allocate_numbers
 from app.db_types import utcnow
 from app.extensions import db
+from app.followups.contacts import refresh_contacts
+from app.followups.models import ClientContact
 from app.tenancy import current_tenant
 from app.values import InvalidValue, is_empty, normalize_text, parse_value
 
@@ -203,6 +205,8 @@ def _prepare_client(user: User, template: CardTemplate, *, name: str, stage: str
                "@owner": {"from": None, "to": owner_id}}
     if tags:
         changes["@tags"] = {"from": None, "to": tags}
+    if client.grade:
+        changes["@grade"] = {"from": None, "to": client.grade}
     changes.update({k: {"from": None, "to": v} for k, v in values.items()})
     return _NewCard(client, co_owner_ids, changes, match_keys(template, name, values))
 
@@ -247,6 +251,7 @@ def _write_new_clients(user: User, template: CardTemplate, cards: list[_NewCard]
         set_committed_value(client, "number", row["b_number"])
         set_committed_value(client, "search_text", row["b_text"])
     write_search_grams(clients)
+    refresh_contacts([c.id for c in clients])
     return clients
 
 
@@ -366,10 +371,15 @@ def update_client(user: User, client: Client, *, version: int | None, name: str 
         return client
     client.values = new_values
     client.updated_at = utcnow()
+    grade_before = client.grade
     derive_columns(template, client)
+    if client.grade != grade_before:  # the save's own history entry shows the grade it moved
+        changes["@grade"] = {"from": grade_before, "to": client.grade}
     flush_versioned(client)
     # Only field values feed the value index; the name feeds the match keys.
     write_side_rows(template, client, values_changed=any(not k.startswith("@") for k in changes))
+    if {"@owner", "@stage", "@grade"} & set(changes):
+        refresh_contacts([client.id])
     record_change(client, user, action, changes, note)
     return client
 
@@ -408,6 +418,7 @@ def set_archived(user: User, client: Client, archived: bool) -> Client:
     flush_versioned(client)
     if not archived:  # a card merged away had its match keys removed
         write_match_keys(cached_template(), client)
+    refresh_contacts([client.id])
     record_change(client, user, "archive" if archived else "restore", {"@archived": {"from": before, "to": archived}})
     return client
 
@@ -436,9 +447,14 @@ def rewrite_card_values(template: CardTemplate, actor: User | None, updates: dic
             continue
         client.values = values
         client.updated_at = utcnow()
+        grade_before = client.grade
         derive_columns(template, client)
+        if client.grade != grade_before:
+            changes["@grade"] = {"from": grade_before, "to": client.grade}
         flush_versioned(client)
         write_side_rows(template, client)
+        if "@grade" in changes:
+            refresh_contacts([client.id])
         record_change(client, actor, "template", changes, note)
         count += 1
     return count
@@ -452,6 +468,7 @@ def delete_permanently(user: User, client: Client) -> None:
     db.session.execute(delete(ClientMatchKey).where(ClientMatchKey.client_id == client.id))
     db.session.execute(delete(ClientFieldValue).where(ClientFieldValue.client_id == client.id))
     db.session.execute(delete(ClientSearchGrams).where(ClientSearchGrams.client_id == client.id))
+    db.session.execute(delete(ClientContact).where(ClientContact.client_id == client.id))
     db.session.execute(delete(ClientView).where(ClientView.client_id == client.id))
     db.session.execute(delete(ClientChange).where(ClientChange.client_id == client.id))
     db.session.execute(delete(ClientCoOwner).where(ClientCoOwner.client_id == client.id))
