@@ -29,12 +29,14 @@ from app.clients.models import (Client, ClientChange, ClientCoOwner, ClientField
 from app.clients.numbers import allocate_numbers
 from app.db_types import utcnow
 from app.extensions import db
-from app.followups.contacts import refresh_contacts
+from app.followups.contacts import CHURN_STAGE, churn_reasons, refresh_contacts
 from app.followups.models import ClientContact
 from app.tenancy import current_tenant
 from app.values import InvalidValue, is_empty, normalize_text, parse_value
 
 MAX_TAGS = 30
+# A revert or an import's undo puts back a recorded state: a churn it restores had its reason when it happened.
+RESTORING_ACTIONS = ("revert", "undo")
 
 
 class ValidationFailed(Exception):
@@ -306,10 +308,12 @@ def prepared_name(prepared, index: int) -> str:
 def update_client(user: User, client: Client, *, version: int | None, name: str | None = None,
                   stage: str | None = None, owner_id: int | None = None, tags=None, co_owner_ids=None,
                   fields: dict | None = None, action: str = "edit", note: str = "",
-                  template: CardTemplate | None = None, required_keys=None, access_checked: bool = False) -> Client:
+                  template: CardTemplate | None = None, required_keys=None, access_checked: bool = False,
+                  churn_reason: str | None = None) -> Client:
     """Apply a partial change (fields merged key by key; None clears) with optimistic locking and history.
     Raises NotAllowed (before looking at any value), VersionConflict or ValidationFailed. `access_checked`:
-    the caller (merge, hand-over) applied its own rule for owners and values."""
+    the caller (merge, hand-over) applied its own rule for owners and values. A move to the churn stage (流失)
+    needs `churn_reason` from the tenant's list; it is kept as the note of the change, which the review counts."""
     tenant = current_tenant()
     template = template or cached_template()
     if not access_checked:
@@ -329,6 +333,13 @@ def update_client(user: User, client: Client, *, version: int | None, name: str 
     added_co = None if co_owner_ids is None else [i for i in co_owner_ids if i not in client.co_owner_ids]
     errors = _check_meta(tenant, name=name, stage=stage, owner_id=new_owner, tags=tags,
                          co_owner_ids=added_co, check_name=name is not None)
+    if stage == CHURN_STAGE and client.stage != CHURN_STAGE and action not in RESTORING_ACTIONS:
+        reasons = churn_reasons(tenant)
+        if (churn_reason or "").strip() not in reasons:
+            errors.setdefault("churn_reason", _l("Choose why this client was lost: %(choices)s.",
+                                                 choices="、".join(reasons)))
+        else:
+            note = churn_reason.strip()
     fields_def = fields_by_key(template)
     person_ids = None
     if any(fields_def.get(k) is not None and fields_def[k].type == "person" for k in (fields or {})):

@@ -18,7 +18,13 @@ from app.followups.models import ClientContact, FollowUp
 from app.tenancy import current_tenant
 
 CHURN_STAGE = "流失"
+DEFAULT_CHURN_REASONS = ["价格", "服务不满意", "被竞争对手抢走", "客户业务变化", "联系不上", "其他"]
 CHUNK = 2000
+
+
+def churn_reasons(tenant=None) -> list[str]:
+    """The tenant's reasons a client is lost (流失), in the order offered."""
+    return list(((tenant or current_tenant()).settings or {}).get("churn_reasons") or DEFAULT_CHURN_REASONS)
 
 
 def tenant_zone(tenant) -> ZoneInfo:

@@ -19,14 +19,14 @@ from app.clients.models import Client, ClientChange, ClientCoOwner, ClientFieldV
 from app.clients.services import ValidationFailed, flush_versioned
 from app.db_types import utcnow
 from app.extensions import db
-from app.followups.contacts import CHURN_STAGE, recompute_due, refresh_contacts, rule_of, set_grades, stop_due
+from app.followups.contacts import (CHURN_STAGE, DEFAULT_CHURN_REASONS, churn_reasons,  # noqa: F401
+                                   recompute_due, refresh_contacts, rule_of, set_grades, stop_due)
 from app.followups.grading import grade_for, parse_rules, rules_of
 from app.followups.models import ClientContact, FollowUp, FollowUpRevision
 from app.tenancy import current_tenant
 from app.values import InvalidValue, parse_value
 
 DEFAULT_METHODS = ["电话", "上门拜访", "邮件", "微信", "视频会议"]
-DEFAULT_CHURN_REASONS = ["价格", "服务不满意", "被竞争对手抢走", "客户业务变化", "联系不上", "其他"]
 FOLLOWUP_FIELDS = ("date", "method", "content", "feedback", "plan", "next_date", "satisfaction")
 MAX_TEXT = 4000
 
@@ -43,10 +43,6 @@ def local_today(tenant=None) -> date:
 
 def methods(tenant=None) -> list[str]:
     return list(((tenant or current_tenant()).settings or {}).get("followup_methods") or DEFAULT_METHODS)
-
-
-def churn_reasons(tenant=None) -> list[str]:
-    return list(((tenant or current_tenant()).settings or {}).get("churn_reasons") or DEFAULT_CHURN_REASONS)
 
 
 # ---------------------------------------------------------------- grading
@@ -200,7 +196,7 @@ def mark_churned(user: User, client: Client, reason: str, *, version: int | None
         errors["churn_reason"] = _l("Choose one of: %(choices)s.", choices="、".join(reasons))
     if errors:
         raise ValidationFailed(errors)
-    return update_client(user, client, version=version, stage=CHURN_STAGE, note=reason)
+    return update_client(user, client, version=version, stage=CHURN_STAGE, churn_reason=reason)
 
 
 # ---------------------------------------------------------------- follow-ups
