@@ -268,6 +268,12 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("sharing.unlock", "POST"): E(404, note="a token that is no share link"),
     ("sharing.shared_pdf", "GET"): E(404, note="a token that is no share link"),
     ("api.clients_pdf", "GET"): card(200),
+    ("sharing.batch", "GET"): E(200, note="the options of a batch export of the list"),
+    ("sharing.batch_start", "POST"): E(422, note="nothing ticked: the message, no job"),
+    ("sharing.batch_job", "GET"): E(200, note="the role's own batch"),
+    ("api.clients_pdf_batch", "POST"): E(422, note="an empty id list"),
+    ("api.clients_pdf_batch_show", "GET"): E(200, note="the role's own batch"),
+    ("api.clients_pdf_batch_file", "GET"): E(200, note="the role's own finished batch"),
     ("api.clients_brief", "GET"): card(200),
     ("api.share_links_create", "POST"): card(201, editors, mutates=True, gate_first=True),
     ("api.share_links_index", "GET"): E(200),
@@ -503,7 +509,9 @@ class Request:
         if "version" in self.rule.arguments:
             self.values["version"] = self._version(self.target)
         if "job_id" in self.rule.arguments:
-            self.values["job_id"] = self._own_job(with_file=e == "jobs.download")
+            batch = e in ("sharing.batch_job", "api.clients_pdf_batch_show", "api.clients_pdf_batch_file")
+            self.values["job_id"] = self._own_job(with_file=e in ("jobs.download", "api.clients_pdf_batch_file"),
+                                                  kind="pdf.batch" if batch else "export.clients")
         if "import_id" in self.rule.arguments:
             self.values["import_id"] = self._own_import()
         if "change_id" in self.rule.arguments:
@@ -576,14 +584,15 @@ class Request:
             _db.session.commit()
             return f.id
 
-    def _own_job(self, with_file: bool = False) -> int:
+    def _own_job(self, with_file: bool = False, kind: str = "export.clients") -> int:
         from app.jobs import Job, JobFile
 
         with tenant_context(self.t.bundle.id):
-            job = Job(kind="import.clients", created_by_id=self.t.users[self.role], params={})
+            job = Job(kind=kind if with_file or kind != "export.clients" else "import.clients",
+                      created_by_id=self.t.users[self.role], params={})
             _db.session.add(job)
             if with_file:
-                job.kind, job.status = "export.clients", "done"
+                job.status = "done"
                 _db.session.flush()
                 _db.session.add(JobFile(job_id=job.id, filename="clients.csv", content_type="text/csv", data=b"a"))
             _db.session.commit()
@@ -630,6 +639,8 @@ class Request:
                 return {"role": "member"}
             if e == "main.set_language":
                 return {"next": "/home"}
+            if e == "sharing.batch_start":
+                return {"scope": "selected", "format": "pdf"}
             return {}
         version = self._version(self.target)
         if e == "clients.update_header":
@@ -655,6 +666,8 @@ class Request:
             return {"name": f"接口客户{next(t.counter)}", "fields": REQUIRED, "allow_duplicate": True}
         if e == "api.clients_batch":
             return {"items": [{"name": f"批量客户{next(t.counter)}", "fields": REQUIRED}], "allow_duplicate": True}
+        if e == "api.clients_pdf_batch":
+            return {"ids": []}
         if e == "api.clients_update":
             return {"version": self._version(self.target), "name": self.target.name + "新"}
         if self.method in ("POST", "PATCH", "PUT"):

@@ -237,7 +237,7 @@ class ReadOnlyTenant(NotAllowed):
 READ_ONLY_OPEN_ENDPOINTS = {"auth.login", "auth.logout", "main.set_language", "auth.change_password",
                             "clients.reveal_section", "auth.revoke_token", "team.deactivate_user",
                             "sharing.revoke", "api.share_links_revoke", "sharing.batch_start",
-                            "api.clients_pdf_batch"}
+                            "api.clients_pdf_batch", "imports.export_all"}
 READ_ONLY_OPEN_PREFIXES = ("billing.", "static")
 
 

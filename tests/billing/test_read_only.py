@@ -19,7 +19,8 @@ from tests.billing.conftest import Events, link_customer, post_event
 
 DAY = 86400
 OPEN = {"auth.login", "auth.logout", "main.set_language", "auth.change_password", "clients.reveal_section",
-        "auth.revoke_token", "team.deactivate_user", "sharing.revoke", "api.share_links_revoke"}
+        "auth.revoke_token", "team.deactivate_user", "sharing.revoke", "api.share_links_revoke",
+        "sharing.batch_start", "api.clients_pdf_batch", "imports.export_all"}  # exports stay open
 
 
 @pytest.fixture()
