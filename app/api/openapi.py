@@ -102,6 +102,8 @@ FIELD_ATTRIBUTES = {
                 "description": "Columns of a table field."},
     "required": {"type": "boolean"}, "sensitive": {"type": "boolean"}, "in_brief": {"type": "boolean"},
     "identifier": {"type": "boolean"}, "yearly_reminder": {"type": "boolean"},
+    "core": {"type": "boolean", "description": "Counted by the card's completeness (default: the new-client form "
+                                               "and required fields)."},
 }
 
 SCHEMAS = {
@@ -248,7 +250,8 @@ SCHEMAS = {
         "properties": {
             "key": {"type": "string"}, "label": {"type": "string"}, "type": {"enum": list(FIELD_TYPES)},
             "required": {"type": "boolean"}, "sensitive": {"type": "boolean"}, "in_brief": {"type": "boolean"},
-            "identifier": {"type": "boolean"}, "options": {"type": "array", "items": {"type": "string"}},
+            "identifier": {"type": "boolean"}, "yearly_reminder": {"type": "boolean"}, "core": {"type": "boolean"},
+            "options": {"type": "array", "items": {"type": "string"}},
             "columns": {"type": "array", "items": _ref("Column")}, "archived": {"type": "boolean"},
             "section": {"type": ["string", "null"]}, "help": {"type": "string"},
         },

@@ -145,7 +145,7 @@ def openapi():
 TEMPLATE_FIELD_SPEC = {
     "section": str, "label": str, "label_en": str, "type": str, "key": str, "help": str, "help_en": str,
     "hints": list, "options": list, "columns": list, "required": bool, "sensitive": bool, "in_brief": bool,
-    "identifier": bool, "yearly_reminder": bool,
+    "identifier": bool, "yearly_reminder": bool, "core": bool,
 }
 COLUMN_SPEC = {"key": str, "label": str, "label_en": str, "type": str, "options": list, "options_en": list}
 
