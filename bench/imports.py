@@ -26,7 +26,7 @@ def workbook(rows: int, template_fields) -> bytes:
     from openpyxl import Workbook
 
     rnd = random.Random(7)
-    text_fields = [fd for fd in template_fields if fd.type in ("text",) and not fd.sensitive][:28]
+    text_fields = [fd for fd in template_fields if fd.type in ("text", "textarea") and not fd.sensitive][:28]
     headers = ["客户名称", "业务电话", "电子邮箱", "所属行业", "注册资本", "成立时间", "企业规模", "单位性质", "标签",
                "传真号码", "网址", "合作阶段"] + [fd.label for fd in text_fields]
     wb = Workbook(write_only=True)
