@@ -80,6 +80,7 @@ class Config:
 
     # Card PDFs and share links
     PDF_TIMEOUT = float(os.environ.get("PDF_TIMEOUT_SECONDS") or 20)  # a render is stopped after this
+    PDF_BATCH_MAX = _env_int("PDF_BATCH_MAX", 1000)  # cards in one batch export (merged PDF or ZIP), a job
     SHARE_LOOKUP_LIMIT = "30 per minute"   # unknown share tokens per address
     SHARE_CODE_LIMIT = "5 per 10 minutes"  # wrong access-code guesses per link
     # Long work (imports, exports): RQ when REDIS_URL is set, else a thread in the web process.

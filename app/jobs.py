@@ -83,8 +83,14 @@ FILE_DAYS = 7
 
 def save_file(job: Job, filename: str, content_type: str, data: bytes) -> dict:
     """Keep a job's output; returns the result members that make the progress bar offer the download."""
-    from flask import url_for
+    from datetime import timedelta
 
+    from flask import url_for
+    from sqlalchemy import delete
+
+    # Files may hold card values: they are kept FILE_DAYS days, and the tenant's older ones go when one is added.
+    db.session.execute(delete(JobFile).where(JobFile.tenant_id == job.tenant_id,
+                                             JobFile.created_at < utcnow() - timedelta(days=FILE_DAYS)))
     db.session.add(JobFile(job_id=job.id, filename=filename, content_type=content_type, data=data))
     return {"url": url_for("jobs.download", job_id=job.id), "filename": filename, "size": len(data)}
 
@@ -309,18 +315,26 @@ def status(job_id: int):
 @login_required
 def download(job_id: int):
     """The file a finished job produced (only for the user who started it; kept FILE_DAYS days)."""
-    from datetime import timedelta
-
     from flask import Response
 
-    job = db.session.get(Job, job_id)
-    if job is None or job.created_by_id != current_user.id or job.status != "done":
-        abort(404)
-    f = db.session.scalars(select(JobFile).where(JobFile.job_id == job.id)).first()
-    if f is None or utcnow() - f.created_at > timedelta(days=FILE_DAYS):
+    f = downloadable_file(current_user, job_id)
+    if f is None:
         abort(404)
     return Response(f.data, mimetype=f.content_type, headers={
         "Content-Disposition": _attachment(f.filename), "Cache-Control": "no-store"})
+
+
+def downloadable_file(user: User, job_id: int) -> JobFile | None:
+    """The file of a finished job, for the user who started it only, while it is kept (FILE_DAYS); else None."""
+    from datetime import timedelta
+
+    job = db.session.get(Job, job_id)
+    if job is None or job.created_by_id != user.id or job.status != "done":
+        return None
+    f = db.session.scalars(select(JobFile).where(JobFile.job_id == job.id)).first()
+    if f is None or utcnow() - f.created_at > timedelta(days=FILE_DAYS):
+        return None
+    return f
 
 
 def _attachment(filename: str) -> str:

@@ -106,9 +106,22 @@ def _render_here(html: str, static_dir: str, logo) -> bytes:
     return doc.write_pdf()
 
 
-def _child(conn, html, static_dir, logo):
+def _render_many_here(htmls: list[str], static_dir: str, logo, merge: bool):
+    from weasyprint import HTML
+
+    fetcher = safe_fetcher(Path(static_dir), logo)
+    docs = [HTML(string=h, base_url=INTERNAL_ORIGIN + "/", url_fetcher=fetcher).render() for h in htmls]
+    if not merge:
+        return [doc.write_pdf() for doc in docs]
+    # Each document was laid out on its own, so its page numbers ("1 / 3") and bookmarks stay its own; written
+    # as one PDF, the documents share one subset of each font instead of carrying ~150 KB of CJK glyphs each.
+    return docs[0].copy([page for doc in docs for page in doc.pages]).write_pdf()
+
+
+def _child(conn, html, static_dir, logo, many=None):
     try:
-        conn.send(("ok", _render_here(html, static_dir, logo)))
+        conn.send(("ok", _render_here(html, static_dir, logo) if many is None
+                   else _render_many_here(html, static_dir, logo, many)))
     except BaseException as e:  # report any failure to the parent; the child exits either way
         conn.send(("error", f"{type(e).__name__}: {e}"[:500]))
     finally:
@@ -128,13 +141,27 @@ def _warm_up(static_dir: str) -> None:
 
 def render_pdf(html: str, *, logo: tuple[bytes, str] | None = None, timeout: float | None = None) -> bytes:
     """Render one HTML document to PDF bytes in a child process, within `timeout` seconds (PDF_TIMEOUT)."""
+    return _in_child(html, logo, timeout, None)
+
+
+def render_pdfs(htmls: list[str], *, merge: bool, logo: tuple[bytes, str] | None = None,
+                timeout: float | None = None):
+    """Render several documents in one child process (batches): one PDF of them all when `merge` (each keeps its
+    own page numbering), else a list of PDFs. The time limit is `timeout` (PDF_TIMEOUT) per document."""
+    if not htmls:
+        return b"" if merge else []
+    timeout = float(timeout if timeout is not None else current_app.config.get("PDF_TIMEOUT", 20))
+    return _in_child(list(htmls), logo, timeout * len(htmls), merge)
+
+
+def _in_child(html, logo, timeout, many):
     app = current_app._get_current_object()
     timeout = float(timeout if timeout is not None else app.config.get("PDF_TIMEOUT", 20))
     static_dir = app.static_folder
     _warm_up(static_dir)
     ctx = multiprocessing.get_context("fork")
     receiver, sender = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(sender, html, static_dir, logo), daemon=True)
+    proc = ctx.Process(target=_child, args=(sender, html, static_dir, logo, many), daemon=True)
     proc.start()
     sender.close()
     try:

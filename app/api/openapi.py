@@ -218,6 +218,8 @@ SCHEMAS = {
             "fields": {"type": "object", "additionalProperties": _ref("FieldInput"),
                        "description": "Merged key by key: null clears a value, keys left out are untouched."},
             "grade_override": _ref("GradeOverride"),
+            "churn_reason": {"type": "string", "description": "Required with a move to the churn stage (流失): one "
+                             "of the company's churn reasons; kept as the note of the change."},
         },
     },
     "HistoryItem": {

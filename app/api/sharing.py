@@ -10,8 +10,9 @@ from app.api import bp
 from app.api.auth import api_abort, editor_only, json_body
 from app.api.openapi import register_paths
 from app.api.problems import problem
-from app.api.routes import _check_shape, _client_or_404, _commit_or_fail, _invalid, _user
+from app.api.routes import _check_shape, _client_or_404, _commit_or_fail, _int_list, _invalid, _list_params, _user
 from app.api.serializers import People, timestamp
+from app.card_templates.cache import cached_template
 from app.clients.access import LimitReached
 from app.db_types import MAX_DB_INT
 from app.extensions import db
@@ -240,3 +241,167 @@ def openapi_paths(h) -> tuple[dict, dict]:
 
 
 register_paths(openapi_paths)
+
+
+# ---------------------------------------------------------------- batch export of card PDFs (a job)
+
+BATCH_SPEC = {"ids": ((list,), "Enter the client ids as a list of whole numbers."),
+              "format": ((str,), "Choose pdf or zip."), "brief": ((bool,), "Enter true or false."),
+              "watermark": ((str,), "Enter text.")}
+
+
+def _batch_json(job, user) -> dict:
+    from app import jobs
+
+    done, total = jobs.live_progress(job)
+    result = job.result or {}
+    out = {"id": job.id, "status": job.status, "progress": done, "total": total,
+           "format": (job.params or {}).get("format", "pdf"), "brief": bool((job.params or {}).get("brief")),
+           "cards": result.get("cards"), "skipped": result.get("skipped"), "failed": result.get("failed") or [],
+           "error": job.error if job.status == "failed" else None, "created_at": timestamp(job.created_at),
+           "download_url": None, "filename": None, "size": None, "expires_at": None}
+    if job.status == "done" and jobs.downloadable_file(user, job.id) is not None:
+        from datetime import timedelta
+
+        out.update(download_url=url_for("api.clients_pdf_batch_file", job_id=job.id),
+                   filename=result.get("filename"), size=result.get("size"),
+                   expires_at=timestamp(job.finished_at + timedelta(days=jobs.FILE_DAYS)))
+    return out
+
+
+@bp.post("/clients/pdf-batch")
+def clients_pdf_batch():
+    """Start a batch export of card PDFs (the given ids, or the list's filters from the query) as a job: 202."""
+    from app.clients import listing
+    from app.sharing import batch as sb
+
+    user = _user()
+    data = json_body()
+    errors = _check_shape(data, {k: (t, _(m)) for k, (t, m) in BATCH_SPEC.items()})
+    ids_in = data.get("ids")
+    if "ids" not in errors and ids_in is not None:
+        if not _int_list(ids_in) or not all(0 < i <= MAX_DB_INT for i in ids_in):
+            errors["ids"] = _("Enter the client ids as a list of whole numbers.")
+        elif not ids_in:
+            errors["ids"] = _("Send at least one client id, or leave ids out to export the filtered list.")
+        elif len(ids_in) > sb.batch_max():
+            errors["ids"] = sb.too_many_message()
+    if errors:
+        return _invalid(errors)
+    if ids_in is not None:
+        ids = sb.selected_ids(user, [str(i) for i in ids_in])
+        if not ids:
+            return _invalid({"ids": _("None of these clients exist or are visible to you.")})
+    else:
+        ids = sb.listed_ids(user, _list_params(listing, cached_template()))
+    try:
+        job = sb.start_batch(user, ids, fmt=data.get("format") or "pdf", brief=bool(data.get("brief")),
+                             watermark=data.get("watermark") or "")
+    except sb.BatchInputError as e:
+        db.session.rollback()
+        return _invalid(e.errors)
+    response = jsonify(_batch_json(job, user))
+    response.status_code = 202
+    response.headers["Location"] = url_for("api.clients_pdf_batch_show", job_id=job.id)
+    return response
+
+
+def _batch_or_404(job_id: int):
+    from app import jobs
+    from app.sharing import batch as sb
+
+    job = jobs.visible_job(_user(), job_id) if job_id <= MAX_DB_INT else None
+    if job is None or job.kind != sb.KIND:
+        api_abort(404)
+    return job
+
+
+@bp.get("/clients/pdf-batch/<int:job_id>")
+def clients_pdf_batch_show(job_id):
+    """A batch export's status; once done, its download_url (for the user who started it)."""
+    return jsonify(_batch_json(_batch_or_404(job_id), _user()))
+
+
+@bp.get("/clients/pdf-batch/<int:job_id>/file")
+def clients_pdf_batch_file(job_id):
+    """The merged PDF or the ZIP: only for the user who started the batch, while it is kept."""
+    from app import jobs
+    from app.imports.exports import download
+
+    job = _batch_or_404(job_id)
+    f = jobs.downloadable_file(_user(), job.id)
+    if f is None:
+        api_abort(404)
+    return download(f.data, f.filename, f.content_type)
+
+
+def batch_openapi_paths(h) -> tuple[dict, dict]:
+    """Paths and schemas of the batch export."""
+    from app import jobs
+
+    job_id = {"name": "job_id", "in": "path", "required": True,
+              "schema": {"type": "integer", "minimum": 1, "maximum": MAX_DB_INT}}
+    filters = [p for p in h.LIST_PARAMS if p["name"] not in ("limit", "cursor")]
+    nullable_int = {"type": ["integer", "null"]}
+    schemas = {
+        "PdfBatchCreate": {
+            "type": "object", "additionalProperties": False,
+            "properties": {
+                "ids": {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": MAX_DB_INT},
+                        "minItems": 1, "description": "The clients to export, in this order. Without ids, the "
+                        "list's filters in the query string choose them (in the list's order)."},
+                "format": {"enum": ["pdf", "zip"], "default": "pdf",
+                           "description": "pdf: one merged PDF; zip: one PDF per card."},
+                "brief": {"type": "boolean", "default": False, "description": "Client briefs instead of cards."},
+                "watermark": {"enum": list(ss.WATERMARKS), "default": ""},
+            },
+        },
+        "PdfBatch": {
+            "type": "object",
+            "required": ["id", "status", "progress", "total", "format", "brief", "failed", "download_url"],
+            "properties": {
+                "id": {"type": "integer"}, "status": {"enum": list(jobs.STATUSES)},
+                "progress": {"type": "integer"}, "total": {"type": "integer"},
+                "format": {"enum": ["pdf", "zip"]}, "brief": {"type": "boolean"},
+                "cards": nullable_int, "skipped": {**nullable_int, "description": "Cards left out: removed, or no "
+                                                   "longer visible to the user."},
+                "failed": {"type": "array", "items": {"type": "string"},
+                           "description": "Client numbers whose PDF could not be made."},
+                "error": {"type": ["string", "null"]},
+                "created_at": {"type": ["string", "null"], "format": "date-time"},
+                "download_url": {"type": ["string", "null"], "description": "Once done, for the user who started "
+                                 "the batch, while the file is kept."},
+                "filename": {"type": ["string", "null"]}, "size": nullable_int,
+                "expires_at": {"type": ["string", "null"], "format": "date-time"},
+            },
+        },
+    }
+    batch = h._ref("PdfBatch")
+    paths = {
+        "/clients/pdf-batch": {
+            "post": h._op(
+                "Export many cards as one merged PDF or a ZIP of PDFs, as a background job: the given ids, or the "
+                "filtered list (query parameters as for GET /clients). At most PDF_BATCH_MAX cards (1,000 by "
+                "default); never confidential fields; cards the user may not see are left out. Poll the Location.",
+                {"202": {**h._json(batch, "The batch was queued."),
+                         "headers": {"Location": {"schema": {"type": "string"}}}},
+                 **h._errors("415", "422")},
+                params=filters, body="PdfBatchCreate", tag="sharing", op_id="createPdfBatch")},
+        "/clients/pdf-batch/{job_id}": {
+            "parameters": [job_id],
+            "get": h._op("A batch export's status; once done, its download_url.",
+                         {"200": h._json(batch, "The batch."), **h._errors("404")},
+                         tag="sharing", op_id="getPdfBatch")},
+        "/clients/pdf-batch/{job_id}/file": {
+            "parameters": [job_id],
+            "get": h._op("The batch's file (only for the user who started it, kept %d days)." % jobs.FILE_DAYS,
+                         {"200": {"description": "The merged PDF or the ZIP.", "content": {
+                             "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+                             "application/zip": {"schema": {"type": "string", "format": "binary"}}}},
+                          **h._errors("404")},
+                         tag="sharing", op_id="getPdfBatchFile")},
+    }
+    return paths, schemas
+
+
+register_paths(batch_openapi_paths)

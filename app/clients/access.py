@@ -236,7 +236,8 @@ class ReadOnlyTenant(NotAllowed):
 # whose export or read is a POST adds its endpoint here.
 READ_ONLY_OPEN_ENDPOINTS = {"auth.login", "auth.logout", "main.set_language", "auth.change_password",
                             "clients.reveal_section", "auth.revoke_token", "team.deactivate_user",
-                            "sharing.revoke", "api.share_links_revoke"}
+                            "sharing.revoke", "api.share_links_revoke", "sharing.batch_start",
+                            "api.clients_pdf_batch"}
 READ_ONLY_OPEN_PREFIXES = ("billing.", "static")
 
 

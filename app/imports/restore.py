@@ -21,6 +21,7 @@ from app.card_templates.services import fields_by_key, load_template
 from app.clients.models import Client
 from app.clients.numbers import advance_counters
 from app.clients.services import BatchInvalid, ValidationFailed, create_clients, set_archived
+from app.followups.contacts import refresh_contacts
 from app.db_types import utcnow
 from app.extensions import db
 from app.imports.models import ImportRun
@@ -244,6 +245,8 @@ def run_restore(job: jobs.Job, user: User) -> dict:
     followups = 0
     for start in range(0, len(rows), CHUNK):
         followups += len(fs.write_followups(rows[start:start + CHUNK]))
+    # The original creation dates and archive states changed after the cards were written: due dates follow them.
+    refresh_contacts(new.id for _old, new in by_old_id.values())
     if imp.dry_run:
         savepoint.rollback()
     else:

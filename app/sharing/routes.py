@@ -16,7 +16,10 @@ from app.db_types import utcnow
 from app.extensions import db, limiter
 from app.htmx import is_partial
 from app.pdf import RenderFailed, RenderTimeout
-from app.sharing import bp, services as ss
+from app import jobs
+from app.clients.listing import list_fields, parse_list_params
+from app.db_types import MAX_DB_INT
+from app.sharing import batch as sb, bp, services as ss
 from app.sharing.models import ShareLink
 from app.tenancy import set_current_tenant
 from app.web import admin_required, local_path
@@ -273,3 +276,59 @@ def shared_pdf(token):
                         kind="pdf")
     db.session.commit()
     return _pdf_response(data, ss.pdf_filename(client, brief=True), PUBLIC_HEADERS)
+
+
+# ---------------------------------------------------------------- batch export (the list as one PDF or a ZIP)
+
+def _batch_page(params, *, errors=None, form=None, status=200):
+    n = len(sb.listed_ids(current_user, params))
+    return render_template("sharing/batch.html", params=params, n=n, too_many=n > sb.batch_max(),
+                           max_cards=sb.batch_max(), watermarks=ss.WATERMARKS, errors=errors or {},
+                           form=form or {}, file_days=jobs.FILE_DAYS), status
+
+
+@bp.route("/clients/pdf-batch")
+@login_required
+def batch():
+    """The options of a batch export of the filtered list: one merged PDF or a ZIP, card or brief, watermark."""
+    return _batch_page(parse_list_params(request.args, list_fields(), strict=False))
+
+
+@bp.route("/clients/pdf-batch", methods=["POST"])
+@login_required
+def batch_start():
+    """Start a batch export of the ticked rows (scope=selected) or of the filtered list, as a job."""
+    from urllib.parse import parse_qsl
+
+    form = {k: (request.form.get(k) or "").strip() for k in ("scope", "format", "kind", "watermark")}
+    fields = list_fields()
+    params = parse_list_params(dict(parse_qsl(request.form.get("list_query", ""))), fields, strict=False)
+    if form["scope"] == "selected":
+        ids = sb.selected_ids(current_user, request.form.getlist("ids"))
+        empty = _("Select clients first with the boxes in the first column.")
+    else:
+        ids = sb.listed_ids(current_user, params, fields)
+        empty = None
+    try:
+        if not ids and empty:
+            raise sb.BatchInputError({"ids": empty})
+        job = sb.start_batch(current_user, ids, fmt=form["format"] or "pdf", brief=form["kind"] == "brief",
+                                watermark=form["watermark"])
+    except sb.BatchInputError as e:
+        db.session.rollback()
+        if is_partial():
+            return render_template("sharing/_batch_job.html", job=None, errors=e.errors)
+        return _batch_page(params, errors=e.errors, form=form, status=422)
+    if is_partial():
+        return render_template("sharing/_batch_job.html", job=job, errors={})
+    return redirect(url_for("sharing.batch_job", job_id=job.id), 303)
+
+
+@bp.route("/clients/pdf-batch/<int:job_id>")
+@login_required
+def batch_job(job_id):
+    """A batch export's progress bar, then its download (only the user who asked can download it)."""
+    job = jobs.visible_job(current_user, job_id) if job_id <= MAX_DB_INT else None
+    if job is None or job.kind != sb.KIND:
+        abort(404)
+    return render_template("sharing/batch_job.html", job=job, errors={})

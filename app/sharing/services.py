@@ -109,26 +109,41 @@ def check_pdf_options(user: User, client: Client, opts: PdfOptions) -> dict:
     return errors
 
 
-def card_pdf(user: User | None, client: Client, opts: PdfOptions, *, link: ShareLink | None = None) -> bytes:
-    """Render a card (or its brief) to PDF for `user` and record it in the view log. Options must be checked."""
+def card_html(user: User | None, client: Client, opts: PdfOptions, *, link: ShareLink | None = None,
+              people: dict[int, str] | None = None, logo: tuple[bytes, str] | None = None) -> tuple[str, CardView]:
+    """The PDF document of a card (or its brief) for `user`, and the view it was built from. `people` and `logo`
+    may be passed by a batch that renders many cards of one tenant. Options must be checked."""
     view = card_view(user, client, load_template(), reveal=bool(opts.include_sensitive and not opts.brief))
     sections = brief_sections(view) if opts.brief else card_sections(view)
     tenant = current_tenant()
     now = utcnow()
-    logo = tenant_logo(tenant.id) if tenant else None
     # The card's last five contacts belong to the card, not to a brief (which colleagues outside sales read).
     followups = [] if opts.brief or link is not None else followups_of(client, limit=5)
     html = render_template(
-        "sharing/pdf.html", client=client, view=view, sections=sections, people=people_names(), tenant=tenant,
+        "sharing/pdf.html", client=client, view=view, sections=sections,
+        people=people if people is not None else people_names(), tenant=tenant,
         brief=opts.brief, watermark=WATERMARKS.get(opts.watermark), link=link,
         printed_by=user.display_name if user else (link.label if link else ""),
         printed_at=format_datetime(now, "yyyy-MM-dd HH:mm"), static_url=pdf.static_url,
         shows_sensitive=view.shows_sensitive_values(), logo=pdf.logo_url() if logo else None, followups=followups)
+    return html, view
+
+
+def record_pdf_view(user: User, client: Client, view: CardView, opts: PdfOptions) -> None:
+    """The view log of a card PDF a signed-in user made (and of its confidential fields, with the reason)."""
+    ch.record_view(user, client, "pdf", _("Brief") if opts.brief else "")
+    if view.shows_sensitive_values():
+        ch.record_view(user, client, "sensitive", _("PDF: %(reason)s", reason=opts.reason.strip()))
+
+
+def card_pdf(user: User | None, client: Client, opts: PdfOptions, *, link: ShareLink | None = None) -> bytes:
+    """Render a card (or its brief) to PDF for `user` and record it in the view log. Options must be checked."""
+    tenant = current_tenant()
+    logo = tenant_logo(tenant.id) if tenant else None
+    html, view = card_html(user, client, opts, link=link, logo=logo)
     data = pdf.render_pdf(html, logo=logo)
     if link is None:
-        ch.record_view(user, client, "pdf", _("Brief") if opts.brief else "")
-        if view.shows_sensitive_values():
-            ch.record_view(user, client, "sensitive", _("PDF: %(reason)s", reason=opts.reason.strip()))
+        record_pdf_view(user, client, view, opts)
     return data
 
 

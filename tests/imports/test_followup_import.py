@@ -184,9 +184,15 @@ def test_api_kind_followups(api_for, team_a):  # noqa: F811
     items = api.get(f"/clients/{c['id']}/followups").get_json()["items"]
     assert [(i["date"], i["method"], i["content"]) for i in items] == [("2024-05-06", "上门拜访", "签约")]
     assert items[0]["author_id"] == team_a.member2.id  # the original author, by email
+
+    def last_contact():  # what the due list (and Today) knows of the client's contacts
+        due = api.get("/followups/due?until=2099-12-31").get_json()["items"]
+        return next(i["last_contact"] for i in due if i["client"]["id"] == c["id"])
+    assert last_contact() == "2024-05-06"
     r = api.post(f"/imports/{status['id']}/undo")
     assert r.status_code == 200 and r.get_json()["removed"] == 1
     assert api.get(f"/clients/{c['id']}/followups").get_json()["items"] == []
+    assert last_contact() is None
     bad = api.client.post("/api/v1/imports", headers=api.headers(),
                           data={"file": (io.BytesIO(csv), "f.csv"), "kind": "notes", "on_duplicate": "update"},
                           content_type="multipart/form-data")
