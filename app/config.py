@@ -75,6 +75,8 @@ class Config:
     # Per API token; counted in Redis (shared by every worker and server) when REDIS_URL is set.
     API_LIMIT = _env_limit("API_LIMIT", "600 per minute")
     API_MAX_BODY = _env_int("API_MAX_BODY", 1024 * 1024)
+    # POST /clients/batch takes up to 1,000 full cards in one body.
+    API_BATCH_MAX_BODY = _env_int("API_BATCH_MAX_BODY", 16 * 1024 * 1024)
 
     # Card PDFs and share links
     PDF_TIMEOUT = float(os.environ.get("PDF_TIMEOUT_SECONDS") or 20)  # a render is stopped after this

@@ -105,10 +105,14 @@ def _halfwidth_ascii(s: str) -> str:
 
 
 _DROP_CF = {"\u200b", "\ufeff", "\u2060"}
+# Every character _clean_chars changes: control (Cc), surrogate (Cs) and the zero-width ones above.
+_JUNK = re.compile("[\x00-\x1f\x7f-\x9f\u200b\ufeff\u2060\ud800-\udfff]")
 
 
 def _clean_chars(s: str, keep_newlines: bool = False) -> str:
     """Remove control characters, lone surrogates and zero-width junk."""
+    if not _JUNK.search(s):  # the usual case, and a hot path of imports: nothing to remove
+        return s
     out = []
     for ch in s:
         if ch in _DROP_CF:

@@ -1,11 +1,12 @@
 """Benchmark of client-list import and export on a fresh database.
 
     .venv/bin/python bench/imports.py --rows 10000            # SQLite file bench/imports.sqlite
+    .venv/bin/python bench/imports.py --rows 2000 --followups 5000
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/bench .venv/bin/python bench/imports.py --rows 10000
 
 Builds an .xlsx of `rows` rows x 40 columns (name, phones, emails, dates in mixed Chinese formats, 万 amounts,
 options, text), then times: reading + mapping (the upload), the import job end to end (create_clients in chunks),
-and exporting all the clients to .xlsx. Prints the figures and the process's peak memory (ru_maxrss).
+and exporting all the clients to .xlsx; with --followups N, then a follow-up sheet of N rows. Prints the figures and the process's peak memory (ru_maxrss).
 The database is rebuilt (SQLite file deleted; PostgreSQL: the public schema dropped)."""
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def workbook(rows: int, template_fields) -> bytes:
     from openpyxl import Workbook
 
     rnd = random.Random(7)
-    text_fields = [fd for fd in template_fields if fd.type in ("text",) and not fd.sensitive][:28]
+    text_fields = [fd for fd in template_fields if fd.type in ("text", "textarea") and not fd.sensitive][:28]
     headers = ["客户名称", "业务电话", "电子邮箱", "所属行业", "注册资本", "成立时间", "企业规模", "单位性质", "标签",
                "传真号码", "网址", "合作阶段"] + [fd.label for fd in text_fields]
     wb = Workbook(write_only=True)
@@ -45,9 +46,27 @@ def workbook(rows: int, template_fields) -> bytes:
     return buf.getvalue()
 
 
+def followup_workbook(rows: int, clients: int) -> bytes:
+    """Follow-up history of the benchmark's clients: name, date, method, content, feedback, author."""
+    from openpyxl import Workbook
+
+    rnd = random.Random(11)
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("跟进记录")
+    ws.append(["客户名称", "跟进日期", "跟进方式", "沟通内容", "客户反馈", "满意度", "跟进人"])
+    for i in range(rows):
+        ws.append([f"基准客户{rnd.randrange(clients):06d}有限公司", f"2024年{rnd.randint(1, 12)}月{rnd.randint(1, 28)}日",
+                   rnd.choice(["电话", "拜访", "微信"]), f"第{i}次沟通：介绍新品与报价", "满意", rnd.randint(1, 5),
+                   "bench@example.com"])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=10000)
+    ap.add_argument("--followups", type=int, default=0, help="then import this many follow-up rows (维护记录)")
     args = ap.parse_args()
     if not os.environ.get("DATABASE_URL"):
         path = HERE / "imports.sqlite"
@@ -103,6 +122,21 @@ def main():
                                             sensitive=False)
             db.session.commit()
             t_export = time.perf_counter() - t2
+            if args.followups:
+                t3 = time.perf_counter()
+                fimp = ImportRun(created_by_id=uid, filename="followups.xlsx", kind="followups",
+                                 data=followup_workbook(args.followups, args.rows))
+                from app.imports import followups as fimports
+
+                fsheet = read_sheet("followups.xlsx", fimp.data, None, fimports.known_labels(), max_rows=10**6)
+                fimp.mapping = fimports.auto_mapping(fsheet)
+                db.session.add(fimp)
+                db.session.commit()
+                imports.start_import(db.session.get(User, uid), fimp)
+                t_fu = time.perf_counter() - t3
+                fimp = db.session.get(ImportRun, fimp.id)
+                print(f"| follow-ups | {args.followups} rows | {fimp.created} written, {len(fimp.problems)} reported "
+                      f"| {t_fu:.1f} s ({args.followups / t_fu:.0f} rows/s) |", flush=True)
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"| {db.engine.dialect.name} | {args.rows} rows | upload check {t_read:.1f} s | import {t_import:.1f} s "
               f"({args.rows / t_import:.0f} rows/s) | export xlsx {t_export:.1f} s | peak RSS {rss:.0f} MB |")

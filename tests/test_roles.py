@@ -206,6 +206,7 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("imports.undo", "POST"): E(302, editors, note="nothing to undo: a message"),
     ("imports.export_list", "GET"): E(200, note="sensitive fields only when asked for"),
     ("imports.export_all", "POST"): E(200, owner_only, mutates=True),
+    ("imports.restore_upload", "POST"): E(403, owner_only, note="the walk's company has clients: refused, a message"),
     # ---------------- the API
     ("api.openapi", "GET"): E(200),
     ("api.template_show", "GET"): E(200),

@@ -80,6 +80,8 @@ def authenticate():
     limit = current_app.config.get("API_MAX_BODY") or MAX_BODY_BYTES
     if request.endpoint == "api.imports_create":  # a client list upload, up to IMPORT_MAX_BYTES
         limit = current_app.config["IMPORT_MAX_BYTES"] + 256 * 1024
+    elif request.endpoint == "api.clients_batch":  # up to 1,000 cards
+        limit = max(limit, current_app.config.get("API_BATCH_MAX_BODY") or 0)
     if request.content_length is not None and request.content_length > limit:
         api_abort(413)
     if request.content_length is None:

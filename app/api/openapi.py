@@ -198,7 +198,7 @@ SCHEMAS = {
     "ClientBatch": {
         "type": "object", "required": ["items"], "additionalProperties": False,
         "properties": {
-            "items": {"type": "array", "minItems": 1, "maxItems": 500, "items": {
+            "items": {"type": "array", "minItems": 1, "maxItems": 1000, "items": {
                 "type": "object", "required": ["name"], "additionalProperties": False,
                 "properties": {
                     "name": {"type": "string"}, "stage": {"type": "string"}, "owner": {"type": "integer"},
@@ -359,7 +359,7 @@ def paths() -> dict:
                         body="ClientCreate", op_id="createClient"),
         },
         "/clients/batch": {
-            "post": _op("Create up to 500 clients at once, all or nothing: nothing is written when any item fails "
+            "post": _op("Create up to 1,000 clients at once, all or nothing: nothing is written when any item fails "
                         "(errors are keyed items.<index>.<field>). Sensitive values are not answered.",
                         {"201": _json({"type": "object", "required": ["items"], "properties": {
                             "items": {"type": "array", "items": _ref("Client")}}}, "The new clients, in order."),

@@ -369,13 +369,13 @@ def clients_create():
     return response
 
 
-MAX_BATCH = 500
+MAX_BATCH = 1000
 
 
 @bp.post("/clients/batch")
 @editor_only
 def clients_batch():
-    """Create up to 500 clients at once, all or nothing (the bulk write path import uses too)."""
+    """Create up to MAX_BATCH (1,000) clients at once, all or nothing (the bulk write path import uses too)."""
     data = json_body()
     errors = _check_shape(data, {"items": ((list,), _("Enter the clients as a list of objects.")),
                                  "allow_duplicate": ((bool,), _("Enter true or false."))}, required=("items",))

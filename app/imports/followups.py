@@ -106,8 +106,9 @@ def check_mapping(sheet: Sheet, mapping: dict) -> dict:
     return errors
 
 
-def pick_sheet(filename: str, data: bytes) -> str | None:
-    """The sheet of a workbook that looks most like follow-ups (a client list's second sheet), or None."""
+def pick_sheet(filename: str, data: bytes, min_score: int = 1) -> str | None:
+    """The sheet of a workbook that looks most like follow-ups (a client list's second sheet): the most follow-up
+    column names in a header row, at least `min_score`. None for a CSV, a one-sheet workbook or no such sheet."""
     from app.imports.reader import HEADER_SCAN_ROWS, _xlsx_grid, kind_of
 
     if kind_of(filename, data) != "xlsx":
@@ -116,7 +117,7 @@ def pick_sheet(filename: str, data: bytes) -> str | None:
     if len(names) < 2:
         return None
     labels = known_labels()
-    best, best_score = None, 0
+    best, best_score = None, min_score - 1
     for name in names:
         _n, _s, grid, _m = _xlsx_grid(data, name, 0)
         score = max((sum(1 for v in row if clean_label(v) in labels) for row in grid[:HEADER_SCAN_ROWS]), default=0)

@@ -391,15 +391,38 @@ def run_import(job: jobs.Job, user: User) -> dict:
     imp.created_ids = [] if imp.dry_run else created_ids
     imp.updated_ids = [] if imp.dry_run else updated_ids
     imp.finished_at = utcnow()
+    followups = None if imp.dry_run else _followups_draft(user, imp, sheet.name)
     imp.data = None  # the upload may hold sensitive values: keep it no longer than needed
     if not imp.dry_run:
         db.session.add(AuditRecord(actor_id=user.id, action="clients.import", subject=imp.filename[:200],
                                    detail={"import_id": imp.id, "created": imp.created, "updated": imp.updated}))
     from flask import url_for
 
-    return {"url": url_for("imports.show", import_id=imp.id), "link_text": str(_l("See the report")),
-            "import_id": imp.id, "created": imp.created, "updated": imp.updated, "skipped": skipped,
-            "errors": len(problems)}
+    result = {"url": url_for("imports.show", import_id=imp.id), "link_text": str(_l("See the report")),
+              "import_id": imp.id, "created": imp.created, "updated": imp.updated, "skipped": skipped,
+              "errors": len(problems)}
+    if followups is not None:
+        result["followups_import_id"], result["followups_sheet"] = followups.id, followups.sheet
+    return result
+
+
+def _followups_draft(user: User, imp: ImportRun, client_sheet: str) -> ImportRun | None:
+    """A workbook whose other sheet holds follow-ups (跟进记录): that sheet as a draft follow-up import, mapped and
+    ready for the user to check and start from the report page. None when there is no such sheet."""
+    from app.imports import followups as fimports
+
+    try:
+        name = fimports.pick_sheet(imp.filename, imp.data, min_score=3)
+        if not name or name == client_sheet:
+            return None
+        sheet = read_sheet(imp.filename, imp.data, name, fimports.known_labels())
+    except BadFile:
+        return None
+    draft = ImportRun(created_by_id=user.id, filename=imp.filename, data=imp.data, kind="followups", sheet=name,
+                      mapping=fimports.auto_mapping(sheet, current_tenant().setting("import_mapping_followups")))
+    db.session.add(draft)
+    db.session.flush()
+    return draft
 
 
 def _duplicate_message(candidates) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from datetime import date
 
 from openpyxl import Workbook
@@ -196,3 +197,26 @@ def test_api_kind_followups(api_for, team_a):  # noqa: F811
                           data={"file": (io.BytesIO(csv), "f.csv"), "kind": "notes", "on_duplicate": "update"},
                           content_type="multipart/form-data")
     assert bad.status_code == 422 and "kind" in bad.get_json()["errors"]
+
+
+def test_client_workbook_with_a_followup_sheet_offers_its_followups_after_the_clients(tenant_a, login):
+    """One workbook, two sheets (客户清单 and 跟进记录): the client import's report offers the follow-up sheet, mapped,
+    and importing it attaches the follow-ups to the cards just created."""
+    owner = login(tenant_a.owner)
+    data = workbook([["上海华光科技有限公司", None, "2024-03-05", "上门拜访", "介绍新品", None, None, None, None, None]])
+    import_id = _import_id(owner.post("/imports/", data={"file": (io.BytesIO(data), "客户清单.xlsx")},
+                                      content_type="multipart/form-data"))
+    form = _form_from_page(owner.get(f"/imports/{import_id}").get_data(as_text=True))
+    assert form["col-0"] == "@name"  # the first sheet: clients
+    owner.post(f"/imports/{import_id}/start", data={**form, "on_duplicate": "skip"})
+    page = owner.get(f"/imports/{import_id}").get_data(as_text=True)
+    assert 'id="followups-next"' in page and "跟进记录" in page
+    next_id = int(re.search(r'id="followups-next".*?href="/imports/(\d+)"', page, re.S).group(1))
+    page = owner.get(f"/imports/{next_id}").get_data(as_text=True)
+    form = _form_from_page(page)
+    assert form["col-0"] == "@client" and form["col-2"] == "date"
+    owner.post(f"/imports/{next_id}/start", data={**form, "on_duplicate": "skip"})
+    got = _followups(tenant_a)
+    assert [(f[1], f[2], f[3]) for f in got] == [(date(2024, 3, 5), "上门拜访", "介绍新品")]
+    with tenant_context(tenant_a.id):
+        assert _db.session.get(ImportRun, import_id).data is None  # the client import keeps no copy
