@@ -256,3 +256,11 @@ def test_batch_over_the_api(three, app):
     assert owner.get("/clients/pdf-batch/99999999999").status_code == 404
     paths = owner.get("/openapi.json").get_json()["paths"]
     assert {"/clients/pdf-batch", "/clients/pdf-batch/{job_id}", "/clients/pdf-batch/{job_id}/file"} <= set(paths)
+
+
+def test_the_cap_comes_from_the_environment(monkeypatch):
+    from tests.speed.test_config_env import _config
+
+    assert _config(monkeypatch, PDF_BATCH_MAX="250").PDF_BATCH_MAX == 250
+    with pytest.raises(ValueError, match="PDF_BATCH_MAX"):
+        _config(monkeypatch, PDF_BATCH_MAX="many")
