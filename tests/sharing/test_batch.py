@@ -118,6 +118,7 @@ def test_cards_the_user_may_not_see_are_left_out_never_leaked(three, login, app)
     text = pdf_text(member.get(re.search(r'href="(/jobs/\d+/download)"', page).group(1)).data)
     assert "杭州新禾贸易有限公司" in text
     assert "上海华光科技有限公司" not in text and "别家的秘密客户" not in text
+    assert "3" in page and ("未包含" in page or "left out" in page)  # the note counts what was left out
     # The job asks the access decision again at run time: ids the user no longer sees are skipped.
     from app.accounts.models import User
     from app.sharing import batch as sb
