@@ -265,3 +265,22 @@ def test_the_cap_comes_from_the_environment(monkeypatch):
     assert _config(monkeypatch, PDF_BATCH_MAX="250").PDF_BATCH_MAX == 250
     with pytest.raises(ValueError, match="PDF_BATCH_MAX"):
         _config(monkeypatch, PDF_BATCH_MAX="many")
+
+
+def test_the_request_answers_at_once_and_the_cards_render_in_the_background(three, login, app):
+    """Without Redis the job runs in a thread of the web process; the request that starts it never renders."""
+    app.config["JOBS_EAGER"] = False
+    try:
+        owner = login(three.bundle.owner)
+        r = owner.post("/clients/pdf-batch", data={"scope": "list", "format": "pdf"})
+        assert r.status_code == 303
+        job_id = int(r.headers["Location"].rstrip("/").rsplit("/", 1)[1])
+        with tenant_context(three.bundle.id):
+            assert db.session.get(jobs.Job, job_id).status in ("queued", "running")
+            db.session.rollback()
+            job = jobs.wait(job_id, timeout=120)
+            assert job.status == "done" and job.result["cards"] == 3
+            db.session.rollback()
+        assert owner.get(f"/jobs/{job_id}/download").mimetype == "application/pdf"
+    finally:
+        app.config["JOBS_EAGER"] = True
