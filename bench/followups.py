@@ -53,6 +53,7 @@ def main() -> int:
     from app.extensions import db
     from app.followups import review as rv
     from app.followups import services as fs
+    from app.followups.contacts import rebuild_contacts
     from app.followups.models import FollowUp
     from app.tenancy import tenant_context
 
@@ -111,6 +112,7 @@ def main() -> int:
                     batch = []
             if batch:
                 db.session.execute(FollowUp.__table__.insert(), batch)
+            rebuild_contacts()  # the bulk INSERTs bypassed the services that keep the contact summary
             db.session.commit()
             with db.engine.begin() as conn:
                 conn.execute(text("ANALYZE"))

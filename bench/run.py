@@ -19,6 +19,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -123,6 +124,19 @@ def main() -> int:
     cases.append(("List: first page, default sort (updated), 50 rows", list_urls3, None))
     search_urls = [f"/clients/?q={rng.choice(WORDS)}{rng.choice(WORDS)}" for _ in range(n)]
     cases.append(("Active search on a name fragment (htmx partial)", search_urls, {"HX-Request": "true"}))
+    from pypinyin import Style, lazy_pinyin
+
+    def q(term):
+        return "/clients/?q=" + quote(term)
+    words = [rng.choice(WORDS) for _ in range(n)]
+    cases.append(("Search: two Chinese characters (华光)", [q(w) for w in words], {"HX-Request": "true"}))
+    cases.append(("Search: pinyin initials (hg)",
+                  [q("".join(lazy_pinyin(w, style=Style.FIRST_LETTER))) for w in words], {"HX-Request": "true"}))
+    cases.append(("Search: full pinyin (huaguang)", [q("".join(lazy_pinyin(w))) for w in words],
+                  {"HX-Request": "true"}))
+    cases.append(("Search: two words, both must match (华光 贸易)",
+                  [q(f"{w} {rng.choice(list(TRADES.values()))[:2]}") for w in words], {"HX-Request": "true"}))
+    cases.append(("List: sort by name in pinyin order, first page", ["/clients/?sort=name"] * n, None))
     count_urls = [f"/clients/count?field=industry&option={rng.choice(industries)}" for _ in range(n)]
     cases.append(("Lazy total for the filtered list (count, loaded after the rows)", count_urls, {"HX-Request": "true"}))
     card_urls = [f"/clients/{cid}" for cid in ids] or ["/clients/1"]

@@ -16,7 +16,8 @@ from app.api.routes import MAX_ID, _list_params, _user
 from app.card_templates.services import load_template
 from app.clients.access import check_limit
 from app.extensions import db
-from app.imports import services as imports
+from app.imports import followups as fimports, services as imports
+from app.imports.routes import IMPORT_KINDS, auto_mapping, labels_for, upload_file
 from app.imports.exports import export_list
 from app.imports.models import ImportRun
 from app.imports.reader import BadFile, TooLarge
@@ -47,7 +48,8 @@ def _import_json(imp: ImportRun) -> dict:
     status = job.status if job is not None else ("queued" if imp.status in ("started", "running") else "draft")
     if status == "draft":
         status = "queued"
-    return {"id": imp.id, "status": status, "dry_run": imp.dry_run, "on_duplicate": imp.on_duplicate,
+    return {"id": imp.id, "kind": imp.kind, "status": status, "dry_run": imp.dry_run,
+            "on_duplicate": imp.on_duplicate,
             "created": imp.created, "updated": imp.updated, "skipped": imp.skipped,
             "errors": [{"row": p["row"], "field": p.get("field") or "", "message": p["message"]}
                        for p in imp.problems or []],
@@ -61,11 +63,15 @@ def imports_create():
     """Upload a list and import it as a job: 202 with the import's id; poll GET /imports/{id}."""
     user = _user()
     form = request.form
-    unknown = [k for k in form if k not in ("mapping", "on_duplicate", "dry_run", "sheet")]
+    unknown = [k for k in form if k not in ("mapping", "on_duplicate", "dry_run", "sheet", "kind")]
     errors = {k: _("Unknown property.") for k in unknown}
+    kind = form.get("kind", "clients")
+    if kind not in IMPORT_KINDS:
+        errors["kind"] = _("Choose clients or followups.")
     on_dup = form.get("on_duplicate", "skip")
-    if on_dup not in imports.DUPLICATE_CHOICES:
-        errors["on_duplicate"] = _("Choose skip, update or create.")
+    if on_dup not in imports.DUPLICATE_CHOICES or (kind == "followups" and on_dup == "update"):
+        errors["on_duplicate"] = _("Choose skip or create.") if kind == "followups" \
+            else _("Choose skip, update or create.")
     dry_run = form.get("dry_run", "false")
     if dry_run not in ("true", "false"):
         errors["dry_run"] = _("Enter true or false.")
@@ -80,16 +86,21 @@ def imports_create():
     if errors:
         api_abort(422, errors=errors)
     try:
-        imp = _upload(user)
+        imp = _upload(user, kind)
     except BadFile as e:
         db.session.rollback()
         if isinstance(e, TooLarge):
             api_abort(413, e.message)
         api_abort(422, errors={"file": str(e.message)})
     template = load_template()
-    sheet = imports.read_sheet(imp.filename, imp.data, form.get("sheet") or None, imports.known_labels(template))
-    imp.sheet = sheet.name if form.get("sheet") else ""
-    mapping = imports.auto_mapping(template, sheet, current_tenant().setting("import_mapping") or {})
+    try:
+        sheet = imports.read_sheet(imp.filename, imp.data, form.get("sheet") or imp.sheet or None,
+                                   labels_for(kind))
+    except BadFile as e:
+        db.session.rollback()
+        api_abort(422, errors={"sheet" if form.get("sheet") else "file": str(e.message)})
+    imp.sheet = sheet.name if form.get("sheet") or imp.sheet else ""
+    mapping = auto_mapping(imp, sheet)
     for header, key in mapping_in.items():
         col = next((i for i, label in enumerate(sheet.columns) if label == imports.clean_label(header)), None)
         if col is None:
@@ -99,12 +110,15 @@ def imports_create():
             if t == key:
                 mapping.pop(c)
         mapping[str(col)] = key
-    errors.update({f"mapping.{k}": v for k, v in imports.check_mapping(template, sheet, mapping).items()})
+    problems = fimports.check_mapping(sheet, mapping) if kind == "followups" \
+        else imports.check_mapping(template, sheet, mapping)
+    errors.update({f"mapping.{k}": v for k, v in problems.items()})
     if errors:
         db.session.rollback()
         api_abort(422, errors=errors)
     imp.mapping, imp.on_duplicate, imp.dry_run = mapping, on_dup, dry_run == "true"
-    check_limit(current_tenant(), "clients", adding=len(sheet.rows))
+    if kind == "clients":
+        check_limit(current_tenant(), "clients", adding=len(sheet.rows))
     imports.start_import(user, imp)
     imp = db.session.get(ImportRun, imp.id)
     response = jsonify({"id": imp.id, "status": _import_json(imp)["status"]})
@@ -113,10 +127,8 @@ def imports_create():
     return response
 
 
-def _upload(user) -> ImportRun:
-    from app.imports.routes import upload_file
-
-    return upload_file(user, request.files.get("file"))
+def _upload(user, kind: str) -> ImportRun:
+    return upload_file(user, request.files.get("file"), kind)
 
 
 def _import_or_404(import_id: int) -> ImportRun:
@@ -167,14 +179,26 @@ def paths() -> dict:
                     {"name": "reason", "in": "query", "required": False, "schema": {"type": "string"}}]
             + list_filters, op_id="exportClients")},
         "/imports": {"post": {
-            "summary": "Import a client list (.xlsx or .csv) as a background job.", "operationId": "createImport",
+            "summary": "Import a client list, or follow-up history (kind=followups), from .xlsx or .csv as a "
+                       "background job.", "operationId": "createImport",
             "tags": ["imports"],
             "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
                 "type": "object", "required": ["file"], "properties": {
                     "file": binary,
-                    "mapping": {"type": "string", "description": "JSON object: column name to field key (or "
-                                "@name, @stage, @tags, @owner, @number)."},
-                    "on_duplicate": {"enum": list(imports.DUPLICATE_CHOICES), "default": "skip"},
+                    "kind": {"enum": list(IMPORT_KINDS), "default": "clients", "description":
+                             "clients: one row per client card. followups: one row per contact (维护记录) with "
+                             "the client's name or number, date, method, content and optionally feedback, plan, "
+                             "next_date, satisfaction and the author (@author, a colleague's name or email; unknown "
+                             "authors become the importing user, noted in the report); a workbook's follow-up "
+                             "sheet is found unless `sheet` names one. Rows whose client is missing, ambiguous or "
+                             "not visible to the user are reported."},
+                    "mapping": {"type": "string", "description": "JSON object: column name to field key (clients: "
+                                "a field key or @name, @stage, @tags, @owner, @number; followups: @client, "
+                                "@number, date, method, content, feedback, plan, next_date, satisfaction, "
+                                "@author)."},
+                    "on_duplicate": {"enum": list(imports.DUPLICATE_CHOICES), "default": "skip",
+                                     "description": "followups: skip (a row equal to a follow-up the card has) "
+                                                    "or create."},
                     "dry_run": {"enum": ["true", "false"], "default": "false"},
                     "sheet": {"type": "string"}}}}}},
             "responses": {"202": _json({"type": "object", "required": ["id", "status"], "properties": {
@@ -202,7 +226,8 @@ def schemas() -> dict:
                 "errors": {"type": "object", "additionalProperties": {"type": "string"}}}}}}}]},
         "Import": {"type": "object", "required": ["id", "status", "created", "updated", "skipped", "errors"],
                    "properties": {
-                       "id": {"type": "integer"}, "status": {"enum": list(jobs.STATUSES)},
+                       "id": {"type": "integer"}, "kind": {"enum": [*IMPORT_KINDS, "restore"]},
+                       "status": {"enum": list(jobs.STATUSES)},
                        "dry_run": {"type": "boolean"}, "on_duplicate": {"enum": list(imports.DUPLICATE_CHOICES)},
                        "created": {"type": "integer"}, "updated": {"type": "integer"}, "skipped": {"type": "integer"},
                        "errors": {"type": "array", "items": {"type": "object", "required": ["row", "field", "message"],

@@ -102,6 +102,8 @@ FIELD_ATTRIBUTES = {
                 "description": "Columns of a table field."},
     "required": {"type": "boolean"}, "sensitive": {"type": "boolean"}, "in_brief": {"type": "boolean"},
     "identifier": {"type": "boolean"}, "yearly_reminder": {"type": "boolean"},
+    "core": {"type": "boolean", "description": "Counted by the card's completeness (default: the new-client form "
+                                               "and required fields)."},
 }
 
 SCHEMAS = {
@@ -216,6 +218,8 @@ SCHEMAS = {
             "fields": {"type": "object", "additionalProperties": _ref("FieldInput"),
                        "description": "Merged key by key: null clears a value, keys left out are untouched."},
             "grade_override": _ref("GradeOverride"),
+            "churn_reason": {"type": "string", "description": "Required with a move to the churn stage (流失): one "
+                             "of the company's churn reasons; kept as the note of the change."},
         },
     },
     "HistoryItem": {
@@ -248,7 +252,8 @@ SCHEMAS = {
         "properties": {
             "key": {"type": "string"}, "label": {"type": "string"}, "type": {"enum": list(FIELD_TYPES)},
             "required": {"type": "boolean"}, "sensitive": {"type": "boolean"}, "in_brief": {"type": "boolean"},
-            "identifier": {"type": "boolean"}, "options": {"type": "array", "items": {"type": "string"}},
+            "identifier": {"type": "boolean"}, "yearly_reminder": {"type": "boolean"}, "core": {"type": "boolean"},
+            "options": {"type": "array", "items": {"type": "string"}},
             "columns": {"type": "array", "items": _ref("Column")}, "archived": {"type": "boolean"},
             "section": {"type": ["string", "null"]}, "help": {"type": "string"},
         },

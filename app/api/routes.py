@@ -145,7 +145,7 @@ def openapi():
 TEMPLATE_FIELD_SPEC = {
     "section": str, "label": str, "label_en": str, "type": str, "key": str, "help": str, "help_en": str,
     "hints": list, "options": list, "columns": list, "required": bool, "sensitive": bool, "in_brief": bool,
-    "identifier": bool, "yearly_reminder": bool,
+    "identifier": bool, "yearly_reminder": bool, "core": bool,
 }
 COLUMN_SPEC = {"key": str, "label": str, "label_en": str, "type": str, "options": list, "options_en": list}
 
@@ -256,6 +256,7 @@ CLIENT_SPEC = {
     "allow_duplicate": ((bool,), "Enter true or false."),
     "version": ((int,), "Enter the version you loaded, a whole number."),
     "grade_override": ((dict,), "Send {\"grade\": …, \"reason\": …} or null."),
+    "churn_reason": ((str,), "Enter text."),
 }
 
 
@@ -269,7 +270,7 @@ def _client_body(*, create: bool) -> dict:
 
 def _client_errors(data: dict, *, create: bool) -> dict:
     allowed = {k: (types, _(msg)) for k, (types, msg) in CLIENT_SPEC.items()
-               if k not in (("version", "grade_override") if create else ("allow_duplicate",))}
+               if k not in (("version", "grade_override", "churn_reason") if create else ("allow_duplicate",))}
     errors = _check_shape(data, allowed, required=("name",) if create else ("version",))
     if "tags" in data and data["tags"] is not None and "tags" not in errors and not _string_list(data["tags"]):
         errors["tags"] = _("Enter tags as a list of strings.")
@@ -441,7 +442,7 @@ def clients_update(client_id):
         cs.update_client(user, client, version=data["version"], name=data.get("name"), stage=data.get("stage"),
                          owner_id=data.get("owner"), tags=[] if "tags" in data and data["tags"] is None
                          else data.get("tags"), co_owner_ids=data.get("co_owners"), fields=data.get("fields") or {},
-                         template=template)
+                         template=template, churn_reason=data.get("churn_reason"))
         apply_grade_override(user, client, data)
     except cs.ValidationFailed as e:
         db.session.rollback()

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from sqlalchemy import select
 
 from app.accounts.models import User
+from app.clients.derived import core_fields
 from app.extensions import db
 from app.text_input import load_json
 
@@ -49,9 +50,14 @@ def column_json(col: dict) -> dict:
             "options": list(col.get("options") or [])}
 
 
-def field_json(fd) -> dict:
+def field_json(fd, core_keys: set[str] | None = None) -> dict:
+    """A template field; `core_keys` (the card's core, which completeness counts) is computed once per template
+    by the caller that serializes many fields."""
+    if core_keys is None:
+        core_keys = {f.key for f in core_fields(fd.template)} if fd.template else set()
     return {"key": fd.key, "label": fd.label, "type": fd.type, "required": bool(fd.required),
             "sensitive": bool(fd.sensitive), "in_brief": bool(fd.in_brief), "identifier": bool(fd.identifier),
+            "yearly_reminder": bool(fd.yearly_reminder), "core": fd.key in core_keys,
             "options": list(fd.options or []), "columns": [column_json(c) for c in fd.columns or []],
             "archived": bool(fd.archived), "section": fd.section.key if fd.section else None,
             "help": fd.help or ""}
@@ -59,10 +65,11 @@ def field_json(fd) -> dict:
 
 def template_json(template) -> dict:
     sections = []
+    core_keys = {f.key for f in core_fields(template)}
     for s in template.sections:
         sections.append({"key": s.key, "label": s.label, "archived": bool(s.archived),
                          "in_brief": any(f.in_brief for f in s.fields if not f.archived),
-                         "fields": [field_json(f) for f in s.fields]})
+                         "fields": [field_json(f, core_keys) for f in s.fields]})
     return {"version": template.version, "sections": sections}
 
 

@@ -548,8 +548,8 @@ def add_field(actor: User | None, section_key: str, data: dict) -> FieldDef:
                   help=clean.get("help", ""), hints=clean.get("hints", []),
                   options=clean.get("options", []) if ftype in OPTION_TYPES else [],
                   retired_options=[], columns=clean.get("columns", []) if ftype == "table" else [],
-                  settings={}, i18n={}, archived=False, position=10 ** 6,
-                  **{flag: clean.get(flag, False) for flag in FLAGS})
+                  settings={"core": clean["core"]} if "core" in clean else {}, i18n={}, archived=False,
+                  position=10 ** 6, **{flag: clean.get(flag, False) for flag in FLAGS})
     _set_en(fd, label=clean.get("label_en"), help=clean.get("help_en"), hints=clean.get("hints_en"))
     db.session.add(fd)
     order = {id(s): [f for f in _fields(s) if f is not fd] for s in template.sections}

@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 from htmx_flask import make_response
 from sqlalchemy import select
 
+from app.followups.contacts import CHURN_STAGE, churn_reasons
 from app.accounts.models import User
 from app.card_templates.formdata import raw_from_form
 from app.card_templates.services import fields_by_key
@@ -240,7 +241,8 @@ def _section_widget(ctx: Ctx, section, *, mode="view", status=200, values=None, 
 
 
 def _header_widget(ctx: Ctx, *, mode="view", status=200, form=None, errors=None, changes=None):
-    state = {"mode": mode, "form": form, "errors": errors or {}, "changes": changes or []}
+    state = {"mode": mode, "form": form, "errors": errors or {}, "changes": changes or [],
+             "churn_stage": CHURN_STAGE, "churn_reasons": churn_reasons() if mode != "view" else []}
     if is_partial():
         return render_template("clients/_header.html", ctx=ctx, client=ctx.client, header=state), status
     return _page(ctx, "clients/_card_body.html", status, header=state)
@@ -403,6 +405,7 @@ def update_header(client_id):
     f = request.form
     owner_raw, co_raw = f.get("owner_id", ""), f.getlist("co_owner_ids")
     form = {"name": f.get("name", ""), "stage": f.get("stage", ""), "tags": f.get("tags", ""),
+            "churn_reason": f.get("churn_reason", ""),
             "owner_id": int(owner_raw) if owner_raw.isdecimal() and len(owner_raw) < 10 else None,
             "co_owner_ids": [int(i) for i in co_raw if i.isdecimal() and len(i) < 10]}
     errors = {}
@@ -413,7 +416,7 @@ def update_header(client_id):
             raise cs.ValidationFailed(errors)
         _save_merging(client, f.get("version", type=int), {"@name", "@stage", "@owner", "@co_owners", "@tags"},
                       name=form["name"], stage=form["stage"], owner_id=form["owner_id"],
-                      co_owner_ids=form["co_owner_ids"], tags=form["tags"])
+                      co_owner_ids=form["co_owner_ids"], tags=form["tags"], churn_reason=form["churn_reason"])
     except cs.ValidationFailed as e:
         db.session.rollback()
         return _header_widget(Ctx(_client_or_404(client_id)), mode="edit", status=422, form=form, errors=e.errors)

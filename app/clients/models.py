@@ -145,6 +145,7 @@ class ClientChange(TenantScoped, db.Model):
         ForeignKeyConstraint(["tenant_id", "client_id"], ["client.tenant_id", "client.id"], ondelete="CASCADE"),
         ForeignKeyConstraint(["tenant_id", "actor_id"], ["user.tenant_id", "user.id"]),
         Index("ix_client_change_client", "tenant_id", "client_id", "id"),
+        Index("ix_client_change_at", "tenant_id", "at"),  # the quarterly review reads a period's changes
     )
 
 

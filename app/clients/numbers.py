@@ -79,3 +79,32 @@ def allocate_numbers(tenant: Tenant, count: int, now: datetime | None = None) ->
                            .on_conflict_do_nothing(index_elements=["tenant_id", "period"]))
         last = db.session.execute(bump).scalar_one()
     return [_render_number(pattern, parts, seq) for seq in range(last - count + 1, last + 1)]
+
+
+def advance_counters(tenant: Tenant, numbers: list[str]) -> None:
+    """Move the counters past numbers written as they were (a restored export), so new cards never repeat one.
+    Numbers that do not follow the tenant's pattern leave the counters alone."""
+    pattern = tenant.setting("number_pattern")
+    widths = {"YYYY": r"\d{4}", "YY": r"\d{2}", "MM": r"\d{2}", "DD": r"\d{2}"}
+    regex, pos = "", 0
+    for m in PATTERN_TOKEN.finditer(pattern):
+        regex += re.escape(pattern[pos:m.start()])
+        token = m.group(1)
+        regex += r"(?P<seq>\d+)" if token.startswith("SEQ") else f"({widths[token]})"
+        pos = m.end()
+    regex = re.compile(regex + re.escape(pattern[pos:]))
+    seq_group = regex.groupindex["seq"]
+    highest: dict[str, int] = {}
+    for number in numbers:
+        m = regex.fullmatch(number or "")
+        if m is None:
+            continue
+        period = "".join(g for i, g in enumerate(m.groups(), 1) if i != seq_group) or "all"
+        highest[period] = max(highest.get(period, 0), int(m.group("seq")))
+    for period, seq in highest.items():
+        row = db.session.scalars(select(ClientNumberCounter).where(ClientNumberCounter.period == period)).first()
+        if row is None:
+            db.session.add(ClientNumberCounter(tenant_id=tenant.id, period=period, last_value=seq))
+        elif row.last_value < seq:
+            row.last_value = seq
+    db.session.flush()

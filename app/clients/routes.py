@@ -18,6 +18,7 @@ from app.clients.access import LimitReached, NotAllowed, assignable_user_ids, ca
 from app.clients.duplicates import DuplicateFound
 from app.clients.services import ValidationFailed, create_client, set_archived, update_client
 from app.extensions import db
+from app.followups.contacts import CHURN_STAGE, churn_reasons
 from app.htmx import is_partial
 from app.tenancy import current_tenant
 from app.web import editor_required
@@ -63,7 +64,8 @@ def index():
         return _rows(fields, params, refresh_count=not params.cursor)
     ctx = _list_context(fields, params)
     tenant = current_tenant()
-    return render_template("clients/index.html", stages=tenant.stages, active_people=_people(owners_only=True),
+    return render_template("clients/index.html", stages=tenant.stages, churn_stage=CHURN_STAGE,
+                           churn_reasons=churn_reasons(tenant), active_people=_people(owners_only=True),
                            sort_fields=sortable_fields(fields), filter_fields=filterable_fields(fields),
                            views=_saved_views(), max_limit=MAX_LIMIT, **ctx)
 
@@ -130,7 +132,8 @@ def _apply_bulk(action: str, clients: list[Client], template) -> None:
         if action == "owner":
             update_client(current_user, c, version=None, owner_id=int(owner_id), template=template)
         elif action == "stage":
-            update_client(current_user, c, version=None, stage=stage, template=template)
+            update_client(current_user, c, version=None, stage=stage, template=template,
+                          churn_reason=request.form.get("churn_reason"))
         elif action == "add_tag" and tag not in (c.tags or []):
             update_client(current_user, c, version=None, tags=[*(c.tags or []), tag], template=template)
         elif action == "remove_tag" and tag in (c.tags or []):

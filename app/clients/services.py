@@ -29,10 +29,14 @@ from app.clients.models import (Client, ClientChange, ClientCoOwner, ClientField
 from app.clients.numbers import allocate_numbers
 from app.db_types import utcnow
 from app.extensions import db
+from app.followups.contacts import CHURN_STAGE, churn_reasons, refresh_contacts
+from app.followups.models import ClientContact
 from app.tenancy import current_tenant
 from app.values import InvalidValue, is_empty, normalize_text, parse_value
 
 MAX_TAGS = 30
+# A revert or an import's undo puts back a recorded state: a churn it restores had its reason when it happened.
+RESTORING_ACTIONS = ("revert", "undo")
 
 
 class ValidationFailed(Exception):
@@ -203,6 +207,8 @@ def _prepare_client(user: User, template: CardTemplate, *, name: str, stage: str
                "@owner": {"from": None, "to": owner_id}}
     if tags:
         changes["@tags"] = {"from": None, "to": tags}
+    if client.grade:
+        changes["@grade"] = {"from": None, "to": client.grade}
     changes.update({k: {"from": None, "to": v} for k, v in values.items()})
     return _NewCard(client, co_owner_ids, changes, match_keys(template, name, values))
 
@@ -211,9 +217,11 @@ _INSERT_COLUMNS = ("number", "name", "name_sort", "stage", "owner_id", "tags", "
                    "completeness", "grade", "grade_source", "created_by_id", "created_at", "updated_at")
 
 
-def _write_new_clients(user: User, template: CardTemplate, cards: list[_NewCard]) -> list[Client]:
+def _write_new_clients(user: User, template: CardTemplate, cards: list[_NewCard],
+                       numbers: list[str] | None = None) -> list[Client]:
     """Insert prepared cards with their side rows and history in a few statements whatever their number, then
-    number them all with one bump of the counter (gap-free: the bump is part of this transaction)."""
+    number them all with one bump of the counter (gap-free: the bump is part of this transaction), or with the
+    given numbers (a restored export keeps its cards' numbers)."""
     tenant = current_tenant()
     tid = tenant.id
     rows = [{"tenant_id": tid, "version": 1, **{k: getattr(card.client, k) for k in _INSERT_COLUMNS}} for card in cards]
@@ -234,7 +242,7 @@ def _write_new_clients(user: User, template: CardTemplate, cards: list[_NewCard]
         {"tenant_id": tid, "client_id": c.id, "version": 1, "actor_id": actor_id, "at": c.created_at,
          "action": "create", "changes": card.changes, "note": ""} for c, card in zip(clients, cards)])
     db.session.flush()
-    numbers = allocate_numbers(tenant, len(cards))
+    numbers = numbers if numbers is not None else allocate_numbers(tenant, len(cards))
     updates = []
     for client, number in zip(clients, numbers):
         text = client.search_text.replace(client.number, number.lower()) if client.number in client.search_text \
@@ -247,6 +255,7 @@ def _write_new_clients(user: User, template: CardTemplate, cards: list[_NewCard]
         set_committed_value(client, "number", row["b_number"])
         set_committed_value(client, "search_text", row["b_text"])
     write_search_grams(clients)
+    refresh_contacts([c.id for c in clients])
     return clients
 
 
@@ -259,7 +268,7 @@ class BatchInvalid(Exception):
 
 
 def create_clients(user: User, items, *, template: CardTemplate | None = None, allow_duplicate: bool = False,
-                   enforce_required: bool = True) -> list[Client]:
+                   enforce_required: bool = True, numbers: list[str] | None = None) -> list[Client]:
     """Create many cards at once (import, API batch): every item is the keyword arguments of `create_client`.
     All or nothing: when any item fails, BatchInvalid names each failure and no card is written (the caller
     rolls back). The bulk write path lives here so that import and the API share it: every item is validated
@@ -291,7 +300,7 @@ def create_clients(user: User, items, *, template: CardTemplate | None = None, a
         prepared.append((index, card))
     if errors:
         raise BatchInvalid(errors)
-    return _write_new_clients(user, template, [card for _, card in prepared]) if prepared else []
+    return _write_new_clients(user, template, [card for _, card in prepared], numbers) if prepared else []
 
 
 def prepared_name(prepared, index: int) -> str:
@@ -301,10 +310,12 @@ def prepared_name(prepared, index: int) -> str:
 def update_client(user: User, client: Client, *, version: int | None, name: str | None = None,
                   stage: str | None = None, owner_id: int | None = None, tags=None, co_owner_ids=None,
                   fields: dict | None = None, action: str = "edit", note: str = "",
-                  template: CardTemplate | None = None, required_keys=None, access_checked: bool = False) -> Client:
+                  template: CardTemplate | None = None, required_keys=None, access_checked: bool = False,
+                  churn_reason: str | None = None) -> Client:
     """Apply a partial change (fields merged key by key; None clears) with optimistic locking and history.
     Raises NotAllowed (before looking at any value), VersionConflict or ValidationFailed. `access_checked`:
-    the caller (merge, hand-over) applied its own rule for owners and values."""
+    the caller (merge, hand-over) applied its own rule for owners and values. A move to the churn stage (流失)
+    needs `churn_reason` from the tenant's list; it is kept as the note of the change, which the review counts."""
     tenant = current_tenant()
     template = template or cached_template()
     if not access_checked:
@@ -324,6 +335,13 @@ def update_client(user: User, client: Client, *, version: int | None, name: str 
     added_co = None if co_owner_ids is None else [i for i in co_owner_ids if i not in client.co_owner_ids]
     errors = _check_meta(tenant, name=name, stage=stage, owner_id=new_owner, tags=tags,
                          co_owner_ids=added_co, check_name=name is not None)
+    if stage == CHURN_STAGE and client.stage != CHURN_STAGE and action not in RESTORING_ACTIONS:
+        reasons = churn_reasons(tenant)
+        if (churn_reason or "").strip() not in reasons:
+            errors.setdefault("churn_reason", _l("Choose why this client was lost: %(choices)s.",
+                                                 choices="、".join(reasons)))
+        else:
+            note = churn_reason.strip()
     fields_def = fields_by_key(template)
     person_ids = None
     if any(fields_def.get(k) is not None and fields_def[k].type == "person" for k in (fields or {})):
@@ -366,10 +384,15 @@ def update_client(user: User, client: Client, *, version: int | None, name: str 
         return client
     client.values = new_values
     client.updated_at = utcnow()
+    grade_before = client.grade
     derive_columns(template, client)
+    if client.grade != grade_before:  # the save's own history entry shows the grade it moved
+        changes["@grade"] = {"from": grade_before, "to": client.grade}
     flush_versioned(client)
     # Only field values feed the value index; the name feeds the match keys.
     write_side_rows(template, client, values_changed=any(not k.startswith("@") for k in changes))
+    if {"@owner", "@stage", "@grade"} & set(changes):
+        refresh_contacts([client.id])
     record_change(client, user, action, changes, note)
     return client
 
@@ -408,6 +431,7 @@ def set_archived(user: User, client: Client, archived: bool) -> Client:
     flush_versioned(client)
     if not archived:  # a card merged away had its match keys removed
         write_match_keys(cached_template(), client)
+    refresh_contacts([client.id])
     record_change(client, user, "archive" if archived else "restore", {"@archived": {"from": before, "to": archived}})
     return client
 
@@ -436,9 +460,14 @@ def rewrite_card_values(template: CardTemplate, actor: User | None, updates: dic
             continue
         client.values = values
         client.updated_at = utcnow()
+        grade_before = client.grade
         derive_columns(template, client)
+        if client.grade != grade_before:
+            changes["@grade"] = {"from": grade_before, "to": client.grade}
         flush_versioned(client)
         write_side_rows(template, client)
+        if "@grade" in changes:
+            refresh_contacts([client.id])
         record_change(client, actor, "template", changes, note)
         count += 1
     return count
@@ -452,6 +481,7 @@ def delete_permanently(user: User, client: Client) -> None:
     db.session.execute(delete(ClientMatchKey).where(ClientMatchKey.client_id == client.id))
     db.session.execute(delete(ClientFieldValue).where(ClientFieldValue.client_id == client.id))
     db.session.execute(delete(ClientSearchGrams).where(ClientSearchGrams.client_id == client.id))
+    db.session.execute(delete(ClientContact).where(ClientContact.client_id == client.id))
     db.session.execute(delete(ClientView).where(ClientView.client_id == client.id))
     db.session.execute(delete(ClientChange).where(ClientChange.client_id == client.id))
     db.session.execute(delete(ClientCoOwner).where(ClientCoOwner.client_id == client.id))

@@ -71,3 +71,26 @@ class CalendarFeed(TenantScoped, db.Model):
         ForeignKeyConstraint(["tenant_id", "user_id"], ["user.tenant_id", "user.id"], ondelete="CASCADE"),
         Index("ix_calendar_feed_user", "tenant_id", "user_id"),
     )
+
+
+class ClientContact(TenantScoped, db.Model):
+    """Each card's contact summary, derived and kept in step by the card and follow-up services in the same
+    transaction: owner, grade, last contact, the latest follow-up's next contact date and the due date. Today, the
+    due list and the calendar feed read only the rows due in their window through (tenant_id, owner_id, due_date).
+    Dates, the owner and the grade only: never a field value. `due_date` is empty for an archived or churned card
+    (nobody is asked to call it)."""
+
+    __tablename__ = "client_contact"
+
+    client_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    owner_id: Mapped[int | None] = mapped_column(Integer)
+    grade: Mapped[str | None] = mapped_column(String(4))
+    created_on: Mapped[date] = mapped_column(Date)  # the card's creation day in the tenant's time zone
+    last_contact: Mapped[date | None] = mapped_column(Date)
+    next_date: Mapped[date | None] = mapped_column(Date)
+    due_date: Mapped[date | None] = mapped_column(Date)
+
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "client_id"], ["client.tenant_id", "client.id"], ondelete="CASCADE"),
+        Index("ix_client_contact_due", "tenant_id", "owner_id", "due_date"),
+    )

@@ -13,7 +13,8 @@ from lunar_python import Lunar, LunarYear, Solar
 from sqlalchemy import select
 
 from app.card_templates.models import FieldDef
-from app.card_templates.services import fields_by_key, load_template
+from app.card_templates.cache import cached_template
+from app.card_templates.services import fields_by_key
 from app.clients.models import Client, ClientFieldValue
 from app.extensions import db
 
@@ -115,7 +116,7 @@ class Anniversary:
 
 def yearly_fields(template=None) -> list[FieldDef]:
     """Date fields flagged "remind every year" that may feed reminders (never a sensitive one)."""
-    template = template or load_template()
+    template = template or cached_template()
     return [fd for fd in fields_by_key(template, include_archived=False).values()
             if fd.yearly_reminder and fd.type == "date" and not fd.sensitive]
 

@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import Text, and_, case, cast, func, or_, select
 
 from app.accounts.models import User
 from app.clients.access import visible_clients
@@ -90,26 +90,40 @@ def build_review(user: User, period: str | None = None, owner_id: int | None = N
     ids = base.with_only_columns(Client.id).order_by(None)
     review = Review(label, start, end, owner, names)
 
-    rows = db.session.execute(base.with_only_columns(Client.id, Client.grade, Client.stage, Client.created_at)
-                              .order_by(None)).all()
-    review.active_clients = sum(1 for r in rows if r.stage != CHURN_STAGE)
-    review.new_clients = sum(1 for r in rows if r.created_at and t0 <= r.created_at < t1)
+    # Counts by grade and stage in one aggregate query: no card row reaches Python.
+    created_in = and_(Client.created_at >= t0, Client.created_at < t1)
+    by_grade_stage = db.session.execute(
+        base.with_only_columns(Client.grade, Client.stage, func.count(Client.id),
+                               func.count(Client.id).filter(created_in),
+                               func.count(Client.id).filter(Client.created_at < t1))
+        .group_by(Client.grade, Client.stage).order_by(None)).all()
     dist: dict = {}
-    for r in rows:
-        dist[r.grade] = dist.get(r.grade, 0) + 1
+    members: dict = {}  # grade -> active cards that existed in the period
+    stage_count: dict = {}
+    for grade, stage, n, new, existed in by_grade_stage:
+        dist[grade] = dist.get(grade, 0) + n
+        stage_count[stage] = stage_count.get(stage, 0) + n
+        review.new_clients += new
+        if stage != CHURN_STAGE:
+            review.active_clients += n
+            members[grade] = members.get(grade, 0) + existed
     review.distribution = [{"grade": g, "count": dist.get(g, 0)} for g in names] + \
         ([{"grade": None, "count": dist[None]}] if dist.get(None) else [])
 
-    # Cadence compliance at the end of the period: contacted within the grade's cadence before it.
-    last = dict(db.session.execute(select(FollowUp.client_id, func.max(FollowUp.date))
-                                   .where(FollowUp.client_id.in_(ids), FollowUp.date <= end)
-                                   .group_by(FollowUp.client_id)).all())
+    # Cadence compliance at the end of the period: contacted within the grade's cadence before it (one probe of
+    # the follow-up index per card, counted by the database).
+    window = case({g: end - timedelta(days=rules["cadence_days"][g]) for g in names}, value=Client.grade,
+                  else_=end)
+    contacted = (select(FollowUp.id).where(FollowUp.client_id == Client.id, FollowUp.date <= end,
+                                           FollowUp.date > window).exists())
+    on_time = dict(db.session.execute(
+        base.with_only_columns(Client.grade, func.count(Client.id))
+        .where(Client.stage != CHURN_STAGE, Client.created_at < t1, Client.grade.in_(names), contacted)
+        .group_by(Client.grade).order_by(None)).all())
     for g in names:
-        members = [r for r in rows if r.grade == g and r.stage != CHURN_STAGE and r.created_at and r.created_at < t1]
-        window = end - timedelta(days=rules["cadence_days"][g])
-        on_time = sum(1 for r in members if last.get(r.id) is not None and last[r.id] > window)
-        review.compliance.append({"grade": g, "clients": len(members), "on_time": on_time,
-                                  "share": round(on_time / len(members), 4) if members else None})
+        n = members.get(g, 0)
+        review.compliance.append({"grade": g, "clients": n, "on_time": on_time.get(g, 0),
+                                  "share": round(on_time.get(g, 0) / n, 4) if n else None})
 
     fu = db.session.execute(select(func.count(FollowUp.id), func.avg(FollowUp.satisfaction))
                             .where(FollowUp.client_id.in_(ids), FollowUp.date >= start, FollowUp.date <= end)).one()
@@ -119,9 +133,11 @@ def build_review(user: User, period: str | None = None, owner_id: int | None = N
     moves: dict = {}
     stages: dict = {}
     churn: dict = {}
+    as_text = cast(ClientChange.changes, Text)
     for action, changes, note in db.session.execute(
             select(ClientChange.action, ClientChange.changes, ClientChange.note)
-            .where(ClientChange.client_id.in_(ids), ClientChange.at >= t0, ClientChange.at < t1)):
+            .where(ClientChange.at >= t0, ClientChange.at < t1, ClientChange.client_id.in_(ids),
+                   or_(as_text.contains('"@grade"'), as_text.contains('"@stage"')))):
         grade = (changes or {}).get("@grade")
         if grade and grade.get("from") is not None:
             key = (grade.get("from"), grade.get("to"))
@@ -136,8 +152,8 @@ def build_review(user: User, period: str | None = None, owner_id: int | None = N
     review.movements = [{"from": a, "to": b, "count": n} for (a, b), n in sorted(moves.items(), key=lambda t: -t[1])]
     review.stages = [{"from": a, "to": b, "count": n} for (a, b), n in sorted(stages.items(), key=lambda t: -t[1])]
     review.churn = [{"reason": r, "count": n} for r, n in sorted(churn.items(), key=lambda t: -t[1])]
-    deal = sum(1 for r in rows if r.stage in (DEAL_STAGE, REPEAT_STAGE))
-    review.repeat_rate = round(sum(1 for r in rows if r.stage == REPEAT_STAGE) / deal, 4) if deal else None
+    deal = stage_count.get(DEAL_STAGE, 0) + stage_count.get(REPEAT_STAGE, 0)
+    review.repeat_rate = round(stage_count.get(REPEAT_STAGE, 0) / deal, 4) if deal else None
     return review
 
 

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 
 from app.accounts.models import User
 from app.card_templates.services import fields_by_key, load_template
@@ -19,14 +19,14 @@ from app.clients.models import Client, ClientChange, ClientCoOwner, ClientFieldV
 from app.clients.services import ValidationFailed, flush_versioned
 from app.db_types import utcnow
 from app.extensions import db
+from app.followups.contacts import (CHURN_STAGE, DEFAULT_CHURN_REASONS, churn_reasons,  # noqa: F401
+                                   recompute_due, refresh_contacts, rule_of, set_grades, stop_due)
 from app.followups.grading import grade_for, parse_rules, rules_of
-from app.followups.models import FollowUp, FollowUpRevision
+from app.followups.models import ClientContact, FollowUp, FollowUpRevision
 from app.tenancy import current_tenant
 from app.values import InvalidValue, parse_value
 
 DEFAULT_METHODS = ["电话", "上门拜访", "邮件", "微信", "视频会议"]
-DEFAULT_CHURN_REASONS = ["价格", "服务不满意", "被竞争对手抢走", "客户业务变化", "联系不上", "其他"]
-CHURN_STAGE = "流失"
 FOLLOWUP_FIELDS = ("date", "method", "content", "feedback", "plan", "next_date", "satisfaction")
 MAX_TEXT = 4000
 
@@ -43,10 +43,6 @@ def local_today(tenant=None) -> date:
 
 def methods(tenant=None) -> list[str]:
     return list(((tenant or current_tenant()).settings or {}).get("followup_methods") or DEFAULT_METHODS)
-
-
-def churn_reasons(tenant=None) -> list[str]:
-    return list(((tenant or current_tenant()).settings or {}).get("churn_reasons") or DEFAULT_CHURN_REASONS)
 
 
 # ---------------------------------------------------------------- grading
@@ -114,6 +110,8 @@ def save_rules_and_regrade(actor: User, data: dict) -> tuple[dict, int]:
             db.session.execute(update(Client).where(Client.id.in_(ids[start:start + 1000]))
                                .values(grade=grade, grade_source="rule" if grade else None),
                                execution_options={"synchronize_session": False})
+            set_grades(grade, ids[start:start + 1000])
+    recompute_due(rules)  # new grades or a new cadence move the due dates
     if moves:
         now = utcnow()
         db.session.execute(ClientChange.__table__.insert(), [
@@ -150,6 +148,7 @@ def set_grade_override(user: User, client: Client, grade: str | None, reason: st
         client.grade_source = "rule" if client.grade else None
     client.updated_at = utcnow()
     flush_versioned(client)
+    refresh_contacts([client.id])
     record_change(client, user, "grade", {"@grade": {"from": before[0], "to": client.grade},
                                           "@grade_source": {"from": before[1], "to": client.grade_source}},
                   note=reason if grade is not None else "")
@@ -197,7 +196,7 @@ def mark_churned(user: User, client: Client, reason: str, *, version: int | None
         errors["churn_reason"] = _l("Choose one of: %(choices)s.", choices="、".join(reasons))
     if errors:
         raise ValidationFailed(errors)
-    return update_client(user, client, version=version, stage=CHURN_STAGE, note=reason)
+    return update_client(user, client, version=version, stage=CHURN_STAGE, churn_reason=reason)
 
 
 # ---------------------------------------------------------------- follow-ups
@@ -258,14 +257,54 @@ def parse_followup(raw: dict, *, partial: bool = False) -> tuple[dict, dict]:
 
 def add_followup(user: User, client: Client, raw: dict) -> FollowUp:
     """Record a contact with the client. Raises NotAllowed or ValidationFailed (nothing written)."""
+    followup = FollowUp(**prepare_followup(user, client, raw))
+    db.session.add(followup)
+    db.session.flush()
+    refresh_contacts([client.id])
+    return followup
+
+
+def prepare_followup(user: User, client: Client, raw: dict, *, author_id: int | None = None) -> dict:
+    """Check one follow-up of a card without writing it: the column values `write_followups` inserts.
+    `author_id` keeps the original author of an imported record (default: the user). Raises NotAllowed or
+    ValidationFailed."""
     require(user, "clients.edit", client, _l("Your role cannot log follow-ups."))
     values, errors = parse_followup(raw)
     if errors:
         raise ValidationFailed(errors)
-    followup = FollowUp(client_id=client.id, author_id=user.id, assignee_id=client.owner_id or user.id, **values)
-    db.session.add(followup)
-    db.session.flush()
-    return followup
+    return {"client_id": client.id, "author_id": author_id or user.id,
+            "assignee_id": client.owner_id or user.id, **values}
+
+
+def write_followups(rows: list[dict]) -> list[int]:
+    """Insert prepared follow-ups in one statement (import, restore); their ids in the order given."""
+    if not rows:
+        return []
+    tid, now = current_tenant().id, utcnow()
+    stmt = insert(FollowUp).returning(FollowUp.id, sort_by_parameter_order=True)
+    ids = list(db.session.scalars(stmt, [{"tenant_id": tid, "created_at": now, "updated_at": now, **row}
+                                         for row in rows]))
+    refresh_contacts(row["client_id"] for row in rows)
+    return ids
+
+
+def remove_followups(ids: list[int]) -> tuple[int, int]:
+    """Delete the given follow-ups (undo of an import): (removed, kept). One edited since it was written is kept,
+    so no later work is lost."""
+    removed = kept = 0
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start:start + 1000]
+        edited = set(db.session.scalars(select(FollowUpRevision.follow_up_id)
+                                        .where(FollowUpRevision.follow_up_id.in_(chunk))))
+        found = db.session.execute(select(FollowUp.id, FollowUp.client_id).where(FollowUp.id.in_(chunk))).all()
+        gone = [i for i, _cid in found if i not in edited]
+        kept += len(edited)
+        if gone:
+            db.session.execute(delete(FollowUp).where(FollowUp.id.in_(gone)),
+                               execution_options={"synchronize_session": False})
+            refresh_contacts(cid for i, cid in found if i not in edited)
+        removed += len(gone)
+    return removed, kept
 
 
 def can_edit_followup(user: User, followup: FollowUp, client: Client) -> bool:
@@ -292,6 +331,8 @@ def update_followup(user: User, followup: FollowUp, client: Client, raw: dict) -
         followup.updated_at = utcnow()
         db.session.add(FollowUpRevision(follow_up_id=followup.id, actor_id=user.id, changes=changes))
         db.session.flush()
+        if {"date", "next_date"} & set(changes):
+            refresh_contacts([client.id])
     return followup
 
 
@@ -311,6 +352,8 @@ def _move_followups(actor: User, kept: Client, other: Client) -> None:
     # The contact record follows the client: the merged-away card's follow-ups now belong to the kept one.
     db.session.execute(update(FollowUp).where(FollowUp.client_id == other.id).values(client_id=kept.id),
                        execution_options={"synchronize_session": False})
+    refresh_contacts([kept.id])
+    stop_due(other.id)  # archived right after the hooks
 
 
 @register_handover_hook
@@ -345,40 +388,55 @@ def my_clients(user: User):
             .where(or_(Client.owner_id == user.id, Client.id.in_(co))))
 
 
-def due_list(user: User, *, until: date, today: date | None = None) -> list[DueItem]:
+def _due_rows(user: User, until: date):
+    """(client_id, due_date, last_contact, next_date) of the user's own and co-owned active cards due by `until`,
+    from the contact summary (an owner or co-owner always sees the card, so no other access rule applies)."""
+    co = select(ClientCoOwner.client_id).where(ClientCoOwner.user_id == user.id)
+    cols = (ClientContact.client_id, ClientContact.due_date, ClientContact.last_contact, ClientContact.next_date)
+    own = select(*cols).where(ClientContact.owner_id == user.id, ClientContact.due_date <= until)
+    shared = select(*cols).where(ClientContact.client_id.in_(co), ClientContact.due_date <= until,
+                                 or_(ClientContact.owner_id.is_(None), ClientContact.owner_id != user.id))
+    return own.union_all(shared).subquery()
+
+
+def _items(rows, today: date) -> list[DueItem]:
+    return [DueItem(r.client_id, r.number, r.name, r.grade, r.last_contact, r.due_date, (today - r.due_date).days,
+                    rule_of(r.last_contact, r.next_date)) for r in rows]
+
+
+def _due_select(due):
+    return (select(due, Client.number, Client.name, Client.grade).join(Client, Client.id == due.c.client_id)
+            .order_by(due.c.due_date, Client.number))
+
+
+def due_list(user: User, *, until: date, today: date | None = None, limit: int | None = None) -> list[DueItem]:
     """The user's clients due for contact by `until`, most overdue first: due from the latest follow-up's next
     contact date, else the last contact plus the grade's cadence, else the first-visit rule from creation."""
-    tenant = current_tenant()
-    today = today or local_today(tenant)
-    rules = rules_of(tenant)
-    cadence = rules["cadence_days"]
-    longest = max(cadence.values()) if cadence else 180
-    zone = ZoneInfo(tenant.timezone or "Asia/Shanghai")
-    clients = my_clients(user).with_only_columns(Client.id, Client.number, Client.name, Client.grade,
-                                                 Client.created_at).order_by(None)
-    rows = db.session.execute(clients).all()
-    if not rows:
-        return []
-    ids = [r.id for r in rows]
-    latest = {}
-    rank = func.row_number().over(partition_by=FollowUp.client_id,
-                                  order_by=(FollowUp.date.desc(), FollowUp.id.desc())).label("rank")
-    for start in range(0, len(ids), 5000):
-        sub = (select(FollowUp.client_id, FollowUp.date, FollowUp.next_date, rank)
-               .where(FollowUp.client_id.in_(ids[start:start + 5000])).subquery())
-        for cid, last, nxt, _rank in db.session.execute(select(sub).where(sub.c.rank == 1)):
-            latest[cid] = (last, nxt)
-    items = []
-    for r in rows:
-        last, nxt = latest.get(r.id, (None, None))
-        if nxt is not None:
-            due, rule = nxt, "next_date"
-        elif last is not None:
-            due, rule = last + timedelta(days=cadence.get(r.grade, longest)), "cadence"
-        else:
-            created = r.created_at.astimezone(zone).date() if r.created_at else today
-            due, rule = created + timedelta(days=rules["first_visit_days"]), "first_visit"
-        if due <= until:
-            items.append(DueItem(r.id, r.number, r.name, r.grade, last, due, (today - due).days, rule))
-    items.sort(key=lambda i: (i.due_date, i.number))
-    return items
+    today = today or local_today()
+    stmt = _due_select(_due_rows(user, until))
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return _items(db.session.execute(stmt), today)
+
+
+@dataclass
+class DueOverview:
+    overdue: list[DueItem]
+    due_today: list[DueItem]
+    this_week: list[DueItem]
+    counts: dict  # overdue / due_today / this_week -> number
+
+
+def due_overview(user: User, *, today: date, until: date, limit: int = 50) -> DueOverview:
+    """Today's lists: the most overdue, due today and up to `until`, each at most `limit` long, with their counts
+    (a few index range scans whatever the number of clients)."""
+    due = _due_rows(user, until)
+    n = db.session.execute(select(
+        func.count().filter(due.c.due_date < today), func.count().filter(due.c.due_date == today),
+        func.count().filter(due.c.due_date > today))).one()
+    base = _due_select(due)
+    overdue = _items(db.session.execute(base.where(due.c.due_date < today).limit(limit)), today)
+    today_items = _items(db.session.execute(base.where(due.c.due_date == today).limit(limit)), today)
+    week = _items(db.session.execute(base.where(due.c.due_date > today).limit(limit)), today)
+    return DueOverview(overdue, today_items, week,
+                       {"overdue": n[0] or 0, "due_today": n[1] or 0, "this_week": n[2] or 0})

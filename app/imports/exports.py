@@ -211,7 +211,8 @@ def full_export(job: jobs.Job, user: User) -> dict:
         zf.writestr("view_log.json", dump(views))
         zf.writestr("settings.json", dump({"company": tenant.name, "timezone": tenant.timezone,
                                            "settings": tenant.settings or {}}))
-        zf.writestr("colleagues.json", dump([{"email": u.email, "name": u.display_name, "role": u.role,
+        # "id" lets a restore map person fields and follow-up authors (stored as ids) to its own colleagues.
+        zf.writestr("colleagues.json", dump([{"id": u.id, "email": u.email, "name": u.display_name, "role": u.role,
                                               "active": u.active} for u in users]))
         if followups is not None:
             zf.writestr("followups.json", dump(followups))

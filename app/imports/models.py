@@ -11,11 +11,12 @@ from app.tenancy import TenantScoped
 
 
 class ImportRun(TenantScoped, db.Model):
-    """One upload of a client list: the file (kept only until the import ran), the mapping, the outcome."""
+    """One upload of a client list (or of follow-up history, or of a full export to restore): the file (kept only until the import ran), the mapping, the outcome."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     created_by_id: Mapped[int] = mapped_column(Integer)
     job_id: Mapped[int | None] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(12), default="clients", server_default="clients")  # clients | followups | restore
     filename: Mapped[str] = mapped_column(String(200))
     data: Mapped[bytes | None] = mapped_column(LargeBinary)  # the upload; cleared once the import has run
     sheet: Mapped[str] = mapped_column(String(100), default="")

@@ -9,10 +9,10 @@ from app import jobs
 from app.card_templates.services import load_template
 from app.clients.access import LimitReached, NotAllowed, check_limit, require
 from app.extensions import db
-from app.imports import bp, exports  # noqa: F401  (registers the export job handlers)
+from app.imports import bp, exports, restore  # noqa: F401  (registers the export and restore job handlers)
 from app.imports.models import ImportRun
 from app.imports.reader import BadFile, TooLarge, kind_of, read_sheet
-from app.imports import services as imports
+from app.imports import followups as fimports, services as imports
 from app.tenancy import current_tenant
 from app.web import editor_required
 
@@ -33,22 +33,41 @@ def _import_or_404(import_id: int) -> ImportRun:
 @login_required
 @editor_required
 def index():
-    return render_template("imports/index.html", runs=imports.recent_imports(current_user), error=None)
+    return render_template("imports/index.html", runs=imports.recent_imports(current_user), error=None,
+                           can_restore=restore.restorable(current_user) is None)
 
 
-def upload_file(user, upload) -> ImportRun:
-    """Check an uploaded file and keep it as a draft import. Raises BadFile (nothing is kept then)."""
+IMPORT_KINDS = ("clients", "followups")
+
+
+def labels_for(imp_kind: str) -> set[str]:
+    return fimports.known_labels() if imp_kind == "followups" else imports.known_labels(load_template())
+
+
+def upload_file(user, upload, kind: str = "clients") -> ImportRun:
+    """Check an uploaded file and keep it as a draft import of client cards or follow-ups. Raises BadFile
+    (nothing is kept then). A follow-up import of a workbook reads the sheet that looks like follow-ups."""
     if upload is None or not upload.filename:
         raise BadFile(_("Choose a file to upload."))
     data = upload.read(current_app.config["IMPORT_MAX_BYTES"] + 1)
     if len(data) > current_app.config["IMPORT_MAX_BYTES"]:
         raise TooLarge(_too_large())
     kind_of(upload.filename, data)
-    read_sheet(upload.filename, data, None, imports.known_labels(load_template()))  # every check, before keeping it
-    imp = ImportRun(created_by_id=user.id, filename=upload.filename[:200], data=data)
+    sheet = ""
+    if kind == "followups":
+        sheet = fimports.pick_sheet(upload.filename, data) or ""
+    read_sheet(upload.filename, data, sheet or None, labels_for(kind))  # every check, before keeping it
+    imp = ImportRun(created_by_id=user.id, filename=upload.filename[:200], data=data, kind=kind, sheet=sheet)
     db.session.add(imp)
     db.session.flush()
     return imp
+
+
+def auto_mapping(imp: ImportRun, sheet) -> dict:
+    """The proposed mapping of a draft import (remembered choices first, per kind)."""
+    if imp.kind == "followups":
+        return fimports.auto_mapping(sheet, current_tenant().setting("import_mapping_followups") or {})
+    return imports.auto_mapping(load_template(), sheet, current_tenant().setting("import_mapping") or {})
 
 
 @bp.route("/", methods=["POST"])
@@ -59,21 +78,23 @@ def upload():
     if (request.content_length or 0) > current_app.config["IMPORT_MAX_BYTES"] + 256 * 1024:
         return render_template("imports/index.html", runs=imports.recent_imports(current_user),
                                error=_too_large()), 413
+    kind = request.form.get("kind", "clients")
+    if kind not in IMPORT_KINDS:
+        kind = "clients"
     try:
-        imp = upload_file(current_user, request.files.get("file"))
+        imp = upload_file(current_user, request.files.get("file"), kind)
     except BadFile as e:
         db.session.rollback()
         status = 413 if isinstance(e, TooLarge) else 422
         return render_template("imports/index.html", runs=imports.recent_imports(current_user),
                                error=e.message), status
-    imp.mapping = imports.auto_mapping(load_template(), _sheet(imp),
-                                       current_tenant().setting("import_mapping") or {})
+    imp.mapping = auto_mapping(imp, _sheet(imp))
     db.session.commit()
     return redirect(url_for("imports.show", import_id=imp.id))
 
 
 def _sheet(imp: ImportRun):
-    return read_sheet(imp.filename, imp.data, imp.sheet or None, imports.known_labels(load_template()))
+    return read_sheet(imp.filename, imp.data, imp.sheet or None, labels_for(imp.kind))
 
 
 @bp.route("/<int:import_id>")
@@ -92,8 +113,11 @@ def _mapping_page(imp: ImportRun, errors: dict | None = None, status: int = 200)
         sheet = _sheet(imp)
     except BadFile as e:
         return render_template("imports/index.html", runs=imports.recent_imports(current_user), error=e.message), 422
-    rows = imports.preview(template, sheet, imp.mapping)
-    return render_template("imports/mapping.html", imp=imp, sheet=sheet, choices=imports.target_choices(template),
+    if imp.kind == "followups":
+        rows, choices = fimports.preview(sheet, imp.mapping, current_user), fimports.choices()
+    else:
+        rows, choices = imports.preview(template, sheet, imp.mapping), imports.target_choices(template)
+    return render_template("imports/mapping.html", imp=imp, sheet=sheet, choices=choices,
                            rows=rows, errors=errors or {}, total=len(sheet.rows)), status
 
 
@@ -119,8 +143,7 @@ def mapping(import_id: int):
     _read_options(imp)
     if imp.sheet != sheet_before:
         try:
-            imp.mapping = imports.auto_mapping(load_template(), _sheet(imp),
-                                               current_tenant().setting("import_mapping") or {})
+            imp.mapping = auto_mapping(imp, _sheet(imp))
         except BadFile as e:
             db.session.rollback()
             flash(str(e.message), "error")
@@ -144,16 +167,20 @@ def start(import_id: int):
         db.session.rollback()
         flash(str(e.message), "error")
         return redirect(url_for("imports.index"))
-    errors = imports.check_mapping(template, sheet, imp.mapping)
+    if imp.kind == "followups":
+        errors = fimports.check_mapping(sheet, imp.mapping)
+    else:
+        errors = imports.check_mapping(template, sheet, imp.mapping)
     if errors:
         return _mapping_page(imp, errors, 422)
-    try:
-        check_limit(current_tenant(), "clients", adding=len(sheet.rows))
-    except LimitReached as e:
-        db.session.rollback()
-        flash(str(e.message), "error")
-        return _mapping_page(imp, {"@limit": e.message}, 402)
-    imports.remember_mapping(sheet, imp.mapping)
+    if imp.kind == "clients":
+        try:
+            check_limit(current_tenant(), "clients", adding=len(sheet.rows))
+        except LimitReached as e:
+            db.session.rollback()
+            flash(str(e.message), "error")
+            return _mapping_page(imp, {"@limit": e.message}, 402)
+    imports.remember_mapping(sheet, imp.mapping, imp.kind)
     imports.start_import(current_user, imp)
     return redirect(url_for("imports.show", import_id=imp.id))
 
@@ -184,8 +211,38 @@ def undo(import_id: int):
         db.session.rollback()
         raise
     db.session.commit()
-    flash(_("Import undone: %(removed)d cards removed, %(archived)d archived, %(restored)d restored.", **result),
-          "success")
+    if imp.kind == "followups":
+        flash(_("Import undone: %(removed)d follow-ups removed, %(kept)d edited since kept.", **result), "success")
+    else:
+        flash(_("Import undone: %(removed)d cards removed, %(archived)d archived, %(restored)d restored.",
+                **result), "success")
+    return redirect(url_for("imports.show", import_id=imp.id))
+
+
+@bp.route("/restore", methods=["POST"])
+@login_required
+@editor_required
+def restore_upload():
+    """Owners of a company with no clients: restore a full export (.zip) as a job."""
+    why = restore.restorable(current_user)
+    if why:
+        return render_template("imports/index.html", runs=imports.recent_imports(current_user), error=None,
+                               restore_error=why, can_restore=False), 403
+    upload = request.files.get("file")
+    try:
+        if upload is None or not upload.filename:
+            raise BadFile(_("Choose a file to upload."))
+        data = upload.read(current_app.config["IMPORT_MAX_BYTES"] + 1)
+        if len(data) > current_app.config["IMPORT_MAX_BYTES"]:
+            raise TooLarge(_too_large())
+        restore.read_export(data)
+    except BadFile as e:
+        return render_template("imports/index.html", runs=imports.recent_imports(current_user), error=None,
+                               restore_error=e.message, can_restore=True), 413 if isinstance(e, TooLarge) else 422
+    imp = ImportRun(created_by_id=current_user.id, filename=upload.filename[:200], data=data, kind="restore")
+    db.session.add(imp)
+    db.session.flush()
+    imports.start_import(current_user, imp)
     return redirect(url_for("imports.show", import_id=imp.id))
 
 

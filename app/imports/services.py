@@ -19,7 +19,7 @@ from app.clients.access import NotAllowed, assignable_user_ids
 from app.clients.duplicates import DuplicateFound, find_duplicates
 from app.clients.models import Client, ClientChange, ClientCoOwner, ClientFieldValue, ClientMatchKey, ClientView
 from app.clients.services import (BatchInvalid, ValidationFailed, VersionConflict, clean_tags, create_clients,
-                                  parse_fields, set_archived, update_client)
+                                  missing_required, parse_fields, set_archived, update_client)
 from app.db_types import utcnow
 from app.extensions import db
 from app.imports.models import ImportRun
@@ -222,16 +222,20 @@ def row_items(template: CardTemplate, sheet: Sheet, mapping: dict, people: Peopl
     return out
 
 
-def _label_of(sheet: Sheet, mapping: dict, target: str) -> str:
+def _label_of(sheet: Sheet, mapping: dict, target: str, template: CardTemplate | None = None) -> str:
+    """The column mapped to a target, else the target's own label (a required field no column fills)."""
     for c, t in mapping.items():
         if t == target and int(c) < len(sheet.columns):
             return sheet.columns[int(c)]
-    return meta_label(target) if target in META_TARGETS else target
+    if target in META_TARGETS:
+        return meta_label(target)
+    fd = fields_by_key(template).get(target) if template is not None else None
+    return fd.t() if fd is not None else target
 
 
-def _column_for_key(sheet: Sheet, mapping: dict, key: str) -> str:
+def _column_for_key(sheet: Sheet, mapping: dict, key: str, template: CardTemplate | None = None) -> str:
     meta = {"name": "@name", "stage": "@stage", "owner": "@owner", "tags": "@tags"}.get(key)
-    return _label_of(sheet, mapping, meta or key)
+    return _label_of(sheet, mapping, meta or key, template)
 
 
 def preview(template: CardTemplate, sheet: Sheet, mapping: dict) -> list[dict]:
@@ -240,8 +244,13 @@ def preview(template: CardTemplate, sheet: Sheet, mapping: dict) -> list[dict]:
 
     fields = fields_by_key(template)
     out = []
+    mapped = set(mapping.values())
     for it in row_items(template, sheet, mapping, rows=sheet.rows[:PREVIEW_ROWS]):
         values, errors = parse_fields(template, it.item["fields"])
+        # A new card needs the template's required fields, as in the form and the batch API.
+        missing = missing_required(template, {k: v for k, v in values.items() if not is_empty(v)})
+        for key, msg in missing.items():
+            errors.setdefault(key, msg)
         cells = {}
         for c, target in mapping.items():
             if not target:
@@ -260,7 +269,8 @@ def preview(template: CardTemplate, sheet: Sheet, mapping: dict) -> list[dict]:
                 if col_label == label:
                     cells[c] = {"error": msg}
         out.append({"row": it.row, "cells": cells,
-                    "errors": [m for lbl, m in it.problems if lbl not in sheet.columns]})
+                    "errors": [m for lbl, m in it.problems if lbl not in sheet.columns]
+                    + [str(m) for k, m in missing.items() if k not in mapped]})
     return out
 
 
@@ -270,7 +280,8 @@ def start_import(user: User, imp: ImportRun) -> jobs.Job:
     """Queue the import (the job's payload is the import's id only)."""
     imp.status = "started"
     db.session.flush()
-    job = jobs.enqueue("import.clients", user, {"import_id": imp.id})
+    kind = {"followups": "import.followups", "restore": "import.restore"}.get(imp.kind, "import.clients")
+    job = jobs.enqueue(kind, user, {"import_id": imp.id})
     imp = db.session.get(ImportRun, imp.id)
     if imp.job_id is None:
         imp.job_id = job.id
@@ -308,7 +319,7 @@ def run_import(job: jobs.Job, user: User) -> dict:
     def explain(it: RowItem, exc: Exception):
         if isinstance(exc, ValidationFailed):
             for key, msg in exc.errors.items():
-                problem(it, _column_for_key(sheet, mapping, key), msg)
+                problem(it, _column_for_key(sheet, mapping, key, template), msg)
         elif isinstance(exc, DuplicateFound):
             problem(it, "", _duplicate_message(exc.candidates), "skipped")
         elif isinstance(exc, NotAllowed):
@@ -357,7 +368,7 @@ def run_import(job: jobs.Job, user: User) -> dict:
             try:
                 with db.session.begin_nested():
                     made = create_clients(user, [c.item for c in chunk], template=template,
-                                          allow_duplicate=allow_duplicate, enforce_required=False)
+                                          allow_duplicate=allow_duplicate)
                 created_ids.extend(c.id for c in made)
                 break
             except BatchInvalid as exc:
@@ -462,6 +473,15 @@ def undo_import(user: User, imp: ImportRun) -> dict:
     if not can_undo(imp):
         raise UndoRefused(_l("This import can no longer be undone (undo is possible for %(n)d hours).",
                              n=UNDO_HOURS))
+    if imp.kind == "followups":
+        from app.followups.services import remove_followups
+
+        removed, kept = remove_followups(imp.created_ids or [])
+        imp.undone_at = utcnow()
+        imp.status = "undone"
+        db.session.add(AuditRecord(actor_id=user.id, action="followups.import_undo", subject=imp.filename[:200],
+                                   detail={"import_id": imp.id, "removed": removed, "kept": kept}))
+        return {"removed": removed, "archived": 0, "restored": 0, "kept": kept}
     removed, archived, restored = 0, 0, 0
     created = db.session.scalars(select(Client).where(Client.id.in_(imp.created_ids or []))).all()
     for client in created:
@@ -522,14 +542,16 @@ def visible_import(user: User, import_id: int) -> ImportRun | None:
     return imp
 
 
-def remember_mapping(sheet: Sheet, mapping: dict) -> None:
-    """Keep the user's column choices for the tenant's next import (header text -> target; no values)."""
+def remember_mapping(sheet: Sheet, mapping: dict, kind: str = "clients") -> None:
+    """Keep the user's column choices for the tenant's next import of this kind (header text -> target; no
+    values)."""
     tenant = current_tenant()
-    known = dict(tenant.setting("import_mapping") or {})
+    setting = "import_mapping_followups" if kind == "followups" else "import_mapping"
+    known = dict(tenant.setting(setting) or {})
     for i, label in enumerate(sheet.columns):
         if label:
             known[label] = mapping.get(str(i), "")
-    tenant.update_settings(import_mapping=dict(list(known.items())[-300:]))
+    tenant.update_settings(**{setting: dict(list(known.items())[-300:])})
 
 
 def field_def(template: CardTemplate, key: str) -> FieldDef | None:

@@ -129,3 +129,23 @@ def test_template_is_per_tenant(two_tenants, api_for):
     assert_problem(other.patch("/template/fields/only_a", json={"label": "x"}), 404)
     assert_problem(other.delete("/template/fields/only_a"), 404)
     assert_problem(other.post("/template/fields/only_a/restore"), 404)
+
+
+def test_core_flag_is_read_and_set_through_the_api(team_a, api_for):
+    """The card's core (what completeness counts) is the tenant's to set, from the editor or an integration."""
+    admin = api_for(team_a.admin)
+    template = admin.get("/template").get_json()
+    assert _field(template, "industry")["core"] is True  # required
+    assert _field(template, "branches")["core"] is False
+    client = new_client(admin)
+    before = client["completeness"]
+
+    r = admin.patch("/template/fields/branches", json={"core": True})
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["core"] is True
+    after = admin.get(f"/clients/{client['id']}").get_json()["completeness"]
+    assert after < before  # one more core field, still empty on this card
+
+    r = admin.post("/template/fields", json={"section": "basic", "label": "备注二", "type": "text", "core": False})
+    assert r.status_code == 201 and r.get_json()["core"] is False
+    assert admin.patch("/template/fields/branches", json={"core": "yes"}).status_code == 422

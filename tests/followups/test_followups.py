@@ -14,6 +14,7 @@ from app.clients.merge import merge_clients
 from app.clients.models import Client
 from app.extensions import db
 from app.followups import services as fs
+from app.followups.contacts import refresh_contacts
 from app.followups.models import FollowUp, FollowUpRevision
 from app.tenancy import tenant_context
 from tests import factories
@@ -25,6 +26,7 @@ def _backdate(client_id, days):
     db.session.execute(update(Client).where(Client.id == client_id)
                        .values(created_at=datetime(2026, 6, 15, 4, tzinfo=timezone.utc) - timedelta(days=days)),
                        execution_options={"synchronize_session": False})
+    refresh_contacts([client_id])  # a direct write bypasses the card services that keep the summary
 
 
 def _log(user, client, when, **kw):

@@ -8,6 +8,7 @@ from sqlalchemy import inspect, update
 
 from app.clients.models import Client
 from app.extensions import db
+from app.followups.contacts import refresh_contacts
 from app.followups.services import local_today
 from app.tenancy import tenant_context
 from tests import factories
@@ -25,6 +26,7 @@ def _old(bundle, card_id, days=60):
     with tenant_context(bundle.id):
         db.session.execute(update(Client).where(Client.id == card_id).values(created_at=utcnow() - timedelta(days=days)),
                            execution_options={"synchronize_session": False})
+        refresh_contacts([card_id])  # a direct write bypasses the card services that keep the summary
         db.session.commit()
 
 

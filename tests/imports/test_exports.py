@@ -22,9 +22,9 @@ FORMULA = '=HYPERLINK("http://x","y")'
 
 def _setup(bundle):
     factories.client(bundle, "上海华光科技有限公司",
-                     fields={"business_phone": "021-55881234", "legal_rep_home_address": SECRET,
+                     fields={"business_phone": "021-55881234", "industry": "服装", "legal_rep_home_address": SECRET,
                              "address": FORMULA})
-    factories.client(bundle, "杭州明达贸易有限公司", fields={"business_phone": "0571-88776655"})
+    factories.client(bundle, "杭州明达贸易有限公司", fields={"business_phone": "0571-88776655", "industry": "服装"})
 
 
 def _rows(r):

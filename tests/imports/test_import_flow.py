@@ -122,3 +122,44 @@ def test_dry_run_writes_nothing(tenant_a, login):
 def test_viewer_cannot_import(tenant_a, login):
     viewer = factories.user(tenant_a, "v@a.example", "viewer")
     assert login(viewer).get("/imports/").status_code == 403
+
+
+def test_required_fields_are_reported_per_cell_and_the_row_not_imported(tenant_a, login):
+    """As in the card form and the batch API: a new card needs the template's required fields (业务电话, 所属行业
+    in this template); a row without one is reported by its column and not imported, in a dry run too."""
+    owner = login(tenant_a.owner)
+    data = csv_bytes("客户名称,所属行业,业务电话\n上海华光科技有限公司,服装,021-55881234\n杭州明达贸易有限公司,,0571-88776655\n"
+                     "南京远航家具有限公司,家具/玩具,\n")
+    import_id = _import_id(_upload(owner, data, "list.csv"))
+    page = owner.get(f"/imports/{import_id}").get_data(as_text=True)
+    assert page.count("必填") >= 2  # the preview marks the empty required cells
+    form = _form_from_page(page)
+    owner.post(f"/imports/{import_id}/start", data={**form, "on_duplicate": "skip", "dry_run": "1"})
+    with tenant_context(tenant_a.id):
+        imp = _db.session.get(ImportRun, import_id)
+        assert imp.created == 1
+        assert [(p["row"], p["field"]) for p in imp.problems] == [(3, "所属行业"), (4, "业务电话")]
+        assert all("必填" in p["message"] for p in imp.problems)
+
+    # A list without the phone column at all: every row names the missing field.
+    import_id = _import_id(_upload(owner, csv_bytes("客户名称,所属行业\n上海华光科技有限公司,服装\n"), "b.csv"))
+    page = owner.get(f"/imports/{import_id}").get_data(as_text=True)
+    assert "业务电话为必填项" in page or "业务电话" in page.split("<tbody>")[1]
+    owner.post(f"/imports/{import_id}/start", data={**_form_from_page(page), "on_duplicate": "skip"})
+    with tenant_context(tenant_a.id):
+        imp = _db.session.get(ImportRun, import_id)
+        assert imp.created == 0 and [(p["row"], p["field"]) for p in imp.problems] == [(2, "业务电话")]
+
+
+def test_a_template_without_required_fields_imports_every_named_row(tenant_a, login):
+    from app.card_templates.models import FieldDef
+
+    with tenant_context(tenant_a.id):
+        for fd in _db.session.scalars(select(FieldDef).where(FieldDef.required.is_(True))):
+            fd.required = False
+        _db.session.commit()
+    owner = login(tenant_a.owner)
+    import_id = _import_id(_upload(owner, csv_bytes("客户名称,所属行业\n上海华光科技有限公司,\n杭州明达贸易有限公司,服装\n"), "c.csv"))
+    form = _form_from_page(owner.get(f"/imports/{import_id}").get_data(as_text=True))
+    owner.post(f"/imports/{import_id}/start", data={**form, "on_duplicate": "skip"})
+    assert set(_cards(tenant_a)) == {"上海华光科技有限公司", "杭州明达贸易有限公司"}

@@ -1,0 +1,43 @@
+"""Moving a client to 流失 from the card header asks why, in place, at phone and desktop width."""
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import inspect, select
+
+from app.clients.models import ClientChange
+from app.extensions import db
+from app.tenancy import tenant_context
+from tests import factories
+from tests.e2e.conftest import shot
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.mark.parametrize("width", [390, 1366])
+def test_churn_from_the_card_header_asks_why(live_server, page, tenant_a, width):
+    page.set_viewport_size({"width": width, "height": 860})
+    card = inspect(factories.client(tenant_a, "上海华光科技有限公司")).identity[0]
+    page.goto(f"{live_server}/login")
+    page.fill("#email", "owner@a.example")
+    page.fill("#password", factories.PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url("**/home")
+    page.goto(f"{live_server}/clients/{card}")
+    page.click("[data-testid=edit-header]")
+    reason = page.locator("#client-churn-reason")
+    expect(page.locator("#client-stage")).to_be_visible()
+    expect(reason).to_be_hidden()  # only asked for the churn stage
+    page.select_option("#client-stage", "流失")
+    expect(reason).to_be_visible()
+    page.click("[data-testid=save-header]")
+    row = page.locator("[data-testid=churn-reason-row]")
+    expect(row).to_contain_text("请选择客户流失的原因")
+    shot(page, f"churn-01-asks-why-{width}")
+    page.select_option("#client-churn-reason", "被竞争对手抢走")
+    page.click("[data-testid=save-header]")
+    expect(page.locator("[data-testid=card-header]")).not_to_have_class("editing")
+    expect(page.locator("[data-testid=card-header] .badge.stage")).to_contain_text("流失")
+    shot(page, f"churn-02-saved-{width}")
+    with tenant_context(tenant_a.id):
+        note = db.session.scalars(select(ClientChange.note).where(ClientChange.client_id == card)
+                                  .order_by(ClientChange.id.desc()).limit(1)).one()
+    assert note == "被竞争对手抢走"
