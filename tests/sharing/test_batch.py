@@ -147,6 +147,7 @@ def test_only_the_user_who_asked_downloads_the_file_and_only_while_it_is_kept(th
         assert outsider.get(download).status_code == 404
     assert login(other.owner).get(job_page).status_code == 404
     assert login(three.member).get(job_page).status_code == 404
+    assert login(admin).get(job_page).status_code == 404
     # Payload: ids and options only, never a value of a card.
     with tenant_context(three.bundle.id):
         job = db.session.get(jobs.Job, job_id)
