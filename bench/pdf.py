@@ -1,12 +1,14 @@
-"""Benchmark of card PDFs: render time (warm) and size of a typical card, and batch throughput of one worker.
+"""Benchmark of card PDFs: render time (warm) and size of a typical card, the size of a one-page card, and the
+throughput of a batch export (merged PDF and ZIP) in one worker.
 
-    .venv/bin/python bench/pdf.py                 # 30 renders of a card with 60 filled fields
-    .venv/bin/python bench/pdf.py --renders 100
+    .venv/bin/python bench/pdf.py                 # 30 renders of a card with 60 filled fields, batches of 50 cards
+    .venv/bin/python bench/pdf.py --renders 100 --batch 200
 
 A fresh SQLite file (bench/pdf.sqlite) with one tenant and one card of 60 filled, non-sensitive fields of the
 built-in key-account template (long texts and two tables among them). Renders go through
 app.sharing.services.card_pdf — the same path as the page, the API and the share link — one after the other in one
-process, so cards per second is the throughput of one worker. Prints a markdown table.
+process, so cards per second is the throughput of one worker. The batches run the batch-export job
+(app.sharing.batch, eagerly, in this process: one worker) over --batch copies of that card. Prints markdown tables.
 """
 from __future__ import annotations
 
@@ -49,6 +51,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--renders", type=int, default=30)
     parser.add_argument("--fields", type=int, default=60)
+    parser.add_argument("--batch", type=int, default=50, help="cards in each batch export (0: no batch)")
     args = parser.parse_args()
 
     db_path = HERE / "pdf.sqlite"
@@ -67,7 +70,8 @@ def main() -> None:
     from app.sharing.services import PdfOptions, card_pdf
     from app.tenancy import tenant_context
 
-    app = create_app(Config, SQLALCHEMY_DATABASE_URI=f"sqlite:///{db_path}", SECRET_KEY="bench")
+    app = create_app(Config, SQLALCHEMY_DATABASE_URI=f"sqlite:///{db_path}", SECRET_KEY="bench", JOBS_EAGER=True,
+                     PDF_BATCH_MAX=max(1000, args.batch))
     with app.app_context():
         upgrade()
         tenant, owner = create_tenant("上海示例贸易有限公司", "王经理", "bench@example.com", "bench-pass-2026-x",
@@ -96,6 +100,8 @@ def main() -> None:
                     # CPU of this process and of the render child: the time on an otherwise idle core
                     cpu.append(sum(after[i] - before[i] for i in range(4)))
                 db.session.rollback()
+                one_page = one_page_card(owner, fields)
+                batches = [batch_run(owner, args.batch, fields, fmt) for fmt in ("pdf", "zip")] if args.batch else []
     times.sort()
     p50 = statistics.median(times)
     p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
@@ -105,7 +111,58 @@ def main() -> None:
     print(f"| card PDF, {filled} filled fields | {p50 * 1000:.0f} / {p95 * 1000:.0f} ms | "
           f"{statistics.median(cpu) * 1000:.0f} ms | {size / 1024:.0f} KB | {1 / statistics.mean(times):.1f} | "
           f"{load:.1f} |")
+    print(f"| one-page card ({one_page[0]} filled fields, {one_page[1]} page) | | | {one_page[2] / 1024:.0f} KB | | |")
+    if batches:
+        print()
+        print("| batch export (one worker) | cards | wall | CPU | cards/s per worker (wall) | file | per card | "
+              "load average |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        for fmt, n, wall, cpu_s, size in batches:
+            label = "one merged PDF" if fmt == "pdf" else "ZIP of PDFs"
+            print(f"| {label} | {n} | {wall:.1f} s | {cpu_s:.1f} s | {n / wall:.1f} | {size / 1024 / 1024:.1f} MB | "
+                  f"{size / n / 1024:.0f} KB | {os.getloadavg()[0]:.1f} |")
     db_path.unlink(missing_ok=True)
+
+
+def one_page_card(owner, fields: dict) -> tuple[int, int, int]:
+    """(filled fields, pages, bytes) of a card with the first short fields only: what fits on one A4 page."""
+    import io
+
+    from pypdf import PdfReader
+
+    from app.clients.services import create_client
+    from app.extensions import db
+    from app.sharing.services import PdfOptions, card_pdf
+
+    short = {k: v for k, v in fields.items() if not isinstance(v, list) and len(str(v)) < 30}
+    chosen = dict(list(short.items())[:20])
+    client = create_client(owner, name="苏州远景电子有限公司", fields=chosen, enforce_required=False,
+                           allow_duplicate=True)
+    db.session.flush()
+    data = card_pdf(owner, client, PdfOptions())
+    db.session.rollback()
+    return len(chosen), len(PdfReader(io.BytesIO(data)).pages), len(data)
+
+
+def batch_run(owner, n: int, fields: dict, fmt: str) -> tuple[str, int, float, float, int]:
+    """Make n cards, export them as one batch job in this process; (format, cards, wall s, CPU s, file bytes)."""
+    from sqlalchemy import select
+
+    from app import jobs
+    from app.clients.services import create_client
+    from app.extensions import db
+    from app.sharing import batch
+
+    ids = [create_client(owner, name=f"上海华光科技有限公司{i:04d}", fields=fields, enforce_required=False,
+                         allow_duplicate=True).id for i in range(n)]
+    db.session.commit()
+    started, before = time.perf_counter(), os.times()
+    job = batch.start_batch(owner, ids, fmt=fmt)
+    after = os.times()
+    wall = time.perf_counter() - started
+    assert job.status == "done", job.error
+    size = len(db.session.scalars(select(jobs.JobFile).where(jobs.JobFile.job_id == job.id)).one().data)
+    return fmt, n, wall, sum(after[i] - before[i] for i in range(4)), size
 
 
 if __name__ == "__main__":

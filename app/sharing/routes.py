@@ -329,6 +329,7 @@ def batch_start():
 def batch_job(job_id):
     """A batch export's progress bar, then its download (only the user who asked can download it)."""
     job = jobs.visible_job(current_user, job_id) if job_id <= MAX_DB_INT else None
-    if job is None or job.kind != sb.KIND:
+    # Only its maker: the page offers the download, which nobody else may take (admins included).
+    if job is None or job.kind != sb.KIND or job.created_by_id != current_user.id:
         abort(404)
     return render_template("sharing/batch_job.html", job=job, errors={})

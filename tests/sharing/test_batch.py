@@ -118,6 +118,7 @@ def test_cards_the_user_may_not_see_are_left_out_never_leaked(three, login, app)
     text = pdf_text(member.get(re.search(r'href="(/jobs/\d+/download)"', page).group(1)).data)
     assert "杭州新禾贸易有限公司" in text
     assert "上海华光科技有限公司" not in text and "别家的秘密客户" not in text
+    assert "3" in page and ("未包含" in page or "left out" in page)  # the note counts what was left out
     # The job asks the access decision again at run time: ids the user no longer sees are skipped.
     from app.accounts.models import User
     from app.sharing import batch as sb
@@ -146,6 +147,7 @@ def test_only_the_user_who_asked_downloads_the_file_and_only_while_it_is_kept(th
         assert outsider.get(download).status_code == 404
     assert login(other.owner).get(job_page).status_code == 404
     assert login(three.member).get(job_page).status_code == 404
+    assert login(admin).get(job_page).status_code == 404
     # Payload: ids and options only, never a value of a card.
     with tenant_context(three.bundle.id):
         job = db.session.get(jobs.Job, job_id)
@@ -256,3 +258,30 @@ def test_batch_over_the_api(three, app):
     assert owner.get("/clients/pdf-batch/99999999999").status_code == 404
     paths = owner.get("/openapi.json").get_json()["paths"]
     assert {"/clients/pdf-batch", "/clients/pdf-batch/{job_id}", "/clients/pdf-batch/{job_id}/file"} <= set(paths)
+
+
+def test_the_cap_comes_from_the_environment(monkeypatch):
+    from tests.speed.test_config_env import _config
+
+    assert _config(monkeypatch, PDF_BATCH_MAX="250").PDF_BATCH_MAX == 250
+    with pytest.raises(ValueError, match="PDF_BATCH_MAX"):
+        _config(monkeypatch, PDF_BATCH_MAX="many")
+
+
+def test_the_request_answers_at_once_and_the_cards_render_in_the_background(three, login, app):
+    """Without Redis the job runs in a thread of the web process; the request that starts it never renders."""
+    app.config["JOBS_EAGER"] = False
+    try:
+        owner = login(three.bundle.owner)
+        r = owner.post("/clients/pdf-batch", data={"scope": "list", "format": "pdf"})
+        assert r.status_code == 303
+        job_id = int(r.headers["Location"].rstrip("/").rsplit("/", 1)[1])
+        with tenant_context(three.bundle.id):
+            assert db.session.get(jobs.Job, job_id).status in ("queued", "running")
+            db.session.rollback()
+            job = jobs.wait(job_id, timeout=120)
+            assert job.status == "done" and job.result["cards"] == 3
+            db.session.rollback()
+        assert owner.get(f"/jobs/{job_id}/download").mimetype == "application/pdf"
+    finally:
+        app.config["JOBS_EAGER"] = True
