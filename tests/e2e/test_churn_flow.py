@@ -41,3 +41,21 @@ def test_churn_from_the_card_header_asks_why(live_server, page, tenant_a, width)
         note = db.session.scalars(select(ClientChange.note).where(ClientChange.client_id == card)
                                   .order_by(ClientChange.id.desc()).limit(1)).one()
     assert note == "被竞争对手抢走"
+
+
+@pytest.mark.parametrize("width", [390, 1366])
+def test_bulk_churn_shows_the_reason_beside_the_stage(live_server, page, tenant_a, width):
+    page.set_viewport_size({"width": width, "height": 860})
+    factories.client(tenant_a, "上海华光科技有限公司")
+    page.goto(f"{live_server}/login")
+    page.fill("#email", "owner@a.example")
+    page.fill("#password", factories.PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url("**/home")
+    page.goto(f"{live_server}/clients/")
+    page.check("input[name=ids]")
+    reason = page.locator("#bulk-churn-reason")
+    expect(reason).to_be_hidden()
+    page.select_option("#bulk-stage", "流失")
+    expect(reason).to_be_visible()
+    shot(page, f"churn-03-bulk-{width}")
