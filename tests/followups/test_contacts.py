@@ -103,8 +103,8 @@ def test_today_lists_are_capped_and_counted(tenant_a, login):
         db.session.commit()
     home = login(tenant_a.owner).get("/home").get_data(as_text=True)
     overdue = home.split('data-testid="overdue"')[1].split("</ul>")[0]
-    assert overdue.count("<li>") == 50
-    assert '<span class="count">55</span>' in home and "还有 5 个" in home
+    assert overdue.count("<li>") == 20
+    assert '<span class="count">55</span>' in home and "还有 35 个" in home
 
 
 def test_the_saves_own_history_entry_shows_the_grade_it_moved(tenant_a):
