@@ -207,13 +207,17 @@ def _points_from_text(text: str) -> dict | None:
     return out or None
 
 
-def _factor_rows(data) -> list[dict]:
-    """The points-mode rows of the form: saved or submitted factors, then empty rows."""
+def _factor_rows(data, fields: dict) -> list[dict]:
+    """The points-mode rows of the form: saved or submitted factors (option points in the field's option order:
+    PostgreSQL's JSONB keeps no key order), then empty rows."""
     rows = []
     for f in data.get("factors") or []:
         text = f.get("points_text")
         if text is None and f.get("points"):
-            text = "，".join(f"{k}={v:g}" for k, v in f["points"].items())
+            fd = fields.get(f.get("field"))
+            order = {o: i for i, o in enumerate((fd.options or []) if fd is not None else [])}
+            points = sorted(f["points"].items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0]))
+            text = "，".join(f"{k}={v:g}" for k, v in points)
         rows.append({"field": f.get("field"), "weight": f.get("weight", 1), "points_text": text or ""})
     return rows + [{"field": "", "weight": "", "points_text": ""}] * max(0, FACTOR_ROWS - len(rows))
 
@@ -224,7 +228,7 @@ def _grading_page(data, *, errors=None, moves=None, status=200):
     rows = list(data.get("grades") or [])
     rows += [{"name": "", "min": None}] * (MAX_GRADES - len(rows))
     context = dict(data=data, rows=rows, fields=fields, errors=errors or {}, moves=moves,
-                   point_fields=[fd for fd in shown if fd.type in POINT_TYPES], factor_rows=_factor_rows(data),
+                   point_fields=[fd for fd in shown if fd.type in POINT_TYPES], factor_rows=_factor_rows(data, {fd.key: fd for fd in shown}),
                    summary=fs.summarize_moves(moves) if moves is not None else None)
     if is_partial() and request.endpoint == "followups.grading_preview":
         return render_template("followups/_grading_preview.html", **context), status
