@@ -16,7 +16,7 @@ from app.api.routes import _check_shape, _client_or_404, _commit_or_fail, _page_
 from app.clients.services import ValidationFailed
 from app.extensions import db
 from app.followups import services as fs
-from app.followups.grading import rules_of
+from app.followups.grading import MAX_FACTORS, rules_of
 from app.tenancy import current_tenant
 
 
@@ -25,7 +25,8 @@ def _invalid(errors: dict):
 
 
 def rules_json(rules: dict) -> dict:
-    return {"field": rules["field"], "grades": rules["grades"], "cadence_days": rules["cadence_days"],
+    return {"mode": rules.get("mode", "amount"), "field": rules["field"], "factors": rules.get("factors") or [],
+            "grades": rules["grades"], "cadence_days": rules["cadence_days"],
             "first_visit_days": rules["first_visit_days"]}
 
 
@@ -38,11 +39,13 @@ def grading_show():
 @admin_only
 def grading_update():
     data = json_body()
-    errors = _check_shape(data, {"field": ((str,), _("Enter the key of a number or money field.")),
+    errors = _check_shape(data, {"mode": ((str,), _("Grade by one field or by points.")),
+                                 "field": ((str,), _("Enter the key of a number or money field.")),
+                                 "factors": ((list,), _("Score between 1 and %(n)d fields.", n=MAX_FACTORS)),
                                  "grades": ((list,), _("Enter the grades as a list.")),
                                  "cadence_days": ((dict,), _("Enter the days between contacts for each grade.")),
                                  "first_visit_days": ((int,), _("Enter a whole number of days."))},
-                          required=("field", "grades"))
+                          required=("grades", "factors" if data.get("mode") == "points" else "field"))
     if errors:
         return _invalid(errors)
     try:
@@ -121,9 +124,12 @@ def _ref(name):
 
 OPENAPI_SCHEMAS = {
     "GradingRules": {
-        "type": "object", "required": ["field", "grades", "cadence_days", "first_visit_days"],
+        "type": "object", "required": ["mode", "field", "factors", "grades", "cadence_days", "first_visit_days"],
         "properties": {
+            "mode": {"type": "string", "enum": ["amount", "points"],
+                     "description": "amount: grades are lower bounds of `field`; points: of the weighted score."},
             "field": {"type": "string", "description": "Key of the number or money field that grades clients."},
+            "factors": {"type": "array", "items": _ref("GradingFactor")},
             "grades": {"type": "array", "items": {
                 "type": "object", "required": ["name", "min"],
                 "properties": {"name": {"type": "string"}, "min": {"type": ["number", "null"]}}}},
@@ -132,10 +138,22 @@ OPENAPI_SCHEMAS = {
             "regraded": {"type": "integer", "description": "PUT only: how many clients changed grade."},
         },
     },
-    "GradingRulesInput": {
-        "type": "object", "required": ["field", "grades"], "additionalProperties": False,
+    "GradingFactor": {
+        "type": "object", "required": ["field"],
         "properties": {
+            "field": {"type": "string", "description": "A number, money or choice field (not sensitive)."},
+            "weight": {"type": "number", "default": 1},
+            "points": {"type": "object", "additionalProperties": {"type": "number"},
+                       "description": "Choice fields: the points of each option (options left out score 0)."},
+        },
+    },
+    "GradingRulesInput": {
+        "type": "object", "required": ["grades"], "additionalProperties": False,
+        "description": "`field` is required in amount mode (the default), `factors` in points mode.",
+        "properties": {
+            "mode": {"type": "string", "enum": ["amount", "points"]},
             "field": {"type": "string"},
+            "factors": {"type": "array", "minItems": 1, "maxItems": 6, "items": _ref("GradingFactor")},
             "grades": {"type": "array", "minItems": 1, "maxItems": 6, "items": {
                 "type": "object", "required": ["name"],
                 "properties": {"name": {"type": "string", "maxLength": 4}, "min": {"type": ["number", "null"]}}}},

@@ -1,5 +1,6 @@
-"""Grading rules (客户等级): a tenant's ordered grades with lower bounds on one number or money field, and the
-contact cadence per grade. Pure functions on values: app.clients.derived calls `apply_grade` on every save, so
+"""Grading rules (客户等级): a tenant's ordered grades with lower bounds on one number or money field (mode
+"amount"), or on a weighted score of several fields (mode "points": a number or money field counts its value times
+its weight, a choice field the points given to its option times the weight), and the contact cadence per grade. Pure functions on values: app.clients.derived calls `apply_grade` on every save, so
 create, update, import and API writes all grade the card. Nothing here imports the clients' services."""
 from __future__ import annotations
 
@@ -8,12 +9,17 @@ from flask_babel import lazy_gettext as _l
 from app.tenancy import current_tenant
 
 DEFAULT_RULES = {
+    "mode": "amount",
     "field": "annual_amount",
+    "factors": [],
     "grades": [{"name": "A", "min": 500000}, {"name": "B", "min": 100000}, {"name": "C", "min": None}],
     "cadence_days": {"A": 30, "B": 90, "C": 180},
     "first_visit_days": 5,
 }
 MAX_GRADES = 6
+MAX_FACTORS = 6
+MODES = ("amount", "points")
+POINT_TYPES = ("number", "money", "select")
 
 
 def rules_of(tenant) -> dict:
@@ -29,10 +35,34 @@ def current_rules() -> dict:
     return rules_of(current_tenant())
 
 
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def score_of(rules: dict, values: dict) -> float | None:
+    """The weighted score of a card in points mode; None when none of the scored fields has a value."""
+    total, scored = 0.0, False
+    for factor in rules.get("factors") or []:
+        value = (values or {}).get(factor["field"])
+        points = factor.get("points")
+        if points is not None:
+            if isinstance(value, str) and value:
+                total += float(points.get(value, 0)) * factor["weight"]
+                scored = True
+        elif _number(value):
+            total += value * factor["weight"]
+            scored = True
+    return round(total, 4) if scored else None
+
+
 def grade_for(rules: dict, values: dict) -> str | None:
-    """The first grade whose lower bound the field's value reaches; no value (or not a number) gives no grade."""
-    value = (values or {}).get(rules["field"])
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    """The first grade whose lower bound the field's value (or in points mode the score) reaches; no value (or not
+    a number) gives no grade."""
+    if rules.get("mode") == "points":
+        value = score_of(rules, values)
+    else:
+        value = (values or {}).get(rules["field"])
+    if not _number(value):
         return None
     for grade in rules["grades"]:
         if grade.get("min") is None or value >= grade["min"]:
@@ -48,13 +78,55 @@ def apply_grade(client, rules: dict | None = None) -> None:
     client.grade, client.grade_source = grade, ("rule" if grade else None)
 
 
+def parse_factors(raw, fields: dict) -> tuple[list, str | None]:
+    """Points mode: [{"field", "weight", "points"?}] -> (clean factors, error). A choice field needs the points of
+    its options ({"option": points}); options left out score 0."""
+    if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_FACTORS:
+        return [], _l("Score between 1 and %(n)d fields.", n=MAX_FACTORS)
+    clean, seen = [], set()
+    for factor in raw:
+        key = factor.get("field") if isinstance(factor, dict) else None
+        fd = fields.get(key) if isinstance(key, str) else None
+        if fd is None or fd.archived or fd.type not in POINT_TYPES:
+            return [], _l("Score number, money or choice fields of the card.")
+        if fd.sensitive:
+            return [], _l("A sensitive field cannot grade clients: the grade would reveal it.")
+        if key in seen:
+            return [], _l("Score each field once.")
+        seen.add(key)
+        weight = factor.get("weight", 1)
+        if not _number(weight) or not -1e9 < weight < 1e9:
+            return [], _l("Enter each weight as a number.")
+        item = {"field": key, "weight": weight}
+        if fd.type == "select":
+            points = factor.get("points")
+            if not isinstance(points, dict) or not points or not all(_number(v) for v in points.values()):
+                return [], _l("Give points to the options of %(label)s, such as 爽快=30, 一般=20.", label=fd.t())
+            unknown = [o for o in points if o not in (fd.options or [])]
+            if unknown:
+                return [], _l("%(label)s has no option %(option)s.", label=fd.t(), option=unknown[0])
+            item["points"] = dict(points)
+        clean.append(item)
+    return clean, None
+
+
 def parse_rules(data: dict, fields: dict) -> tuple[dict, dict]:
-    """Validate submitted rules ({"field", "grades": [{"name", "min"}], "cadence_days", "first_visit_days"}):
-    (rules, errors). `fields` maps field key -> FieldDef of the template."""
+    """Validate submitted rules ({"mode"?, "field", "factors"?, "grades": [{"name", "min"}], "cadence_days",
+    "first_visit_days"}): (rules, errors). `fields` maps field key -> FieldDef of the template."""
     errors: dict = {}
+    mode = data.get("mode") or "amount"
+    factors: list = []
+    if mode not in MODES:
+        errors["mode"] = _l("Grade by one field or by points.")
     key = data.get("field")
     fd = fields.get(key) if isinstance(key, str) else None
-    if fd is None or fd.archived or fd.type not in ("number", "money"):
+    if mode == "points":
+        factors, error = parse_factors(data.get("factors"), fields)
+        if error:
+            errors["factors"] = error
+        if fd is None or fd.archived or fd.type not in ("number", "money") or fd.sensitive:
+            key = DEFAULT_RULES["field"]  # kept for a later switch back to one field
+    elif fd is None or fd.archived or fd.type not in ("number", "money"):
         errors["field"] = _l("Choose a number or money field of the card.")
     elif fd.sensitive:
         errors["field"] = _l("A sensitive field cannot grade clients: the grade would reveal it.")
@@ -106,4 +178,5 @@ def parse_rules(data: dict, fields: dict) -> tuple[dict, dict]:
         errors["first_visit_days"] = _l("Days after creation are a whole number from 0 to 365.")
     if errors:
         return {}, errors
-    return {"field": key, "grades": clean, "cadence_days": clean_cadence, "first_visit_days": first}, {}
+    return {"mode": mode, "field": key, "factors": factors, "grades": clean, "cadence_days": clean_cadence,
+            "first_visit_days": first}, {}

@@ -1,6 +1,8 @@
 """Follow-up pages: the card's timeline widget, grade override, grading rules with preview, the calendar feed."""
 from __future__ import annotations
 
+import re
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -14,7 +16,11 @@ from app.extensions import db
 from app.followups import bp, feeds
 from app.followups import review as review_mod
 from app.followups import services as fs
-from app.followups.grading import MAX_GRADES, rules_of
+from app.followups.grading import MAX_GRADES, POINT_TYPES, rules_of
+
+FACTOR_ROWS = 4  # points mode: scored fields offered on the settings page
+_POINT_SPLIT = re.compile(r"[,，、;；\n]+")
+_POINT_PAIR = re.compile(r"^(.+?)\s*[=＝:：]\s*(-?[0-9０-９.]+)$")
 from app.followups.models import FollowUp
 from app.htmx import is_partial
 from app.tenancy import current_tenant
@@ -160,17 +166,69 @@ def _rules_from_form(form) -> tuple[dict, dict]:
         days = (form.get(f"days_{i}") or "").strip()
         cadence[name] = int(days) if days.isdigit() else -1
     first = (form.get("first_visit_days") or "").strip()
-    data = {"field": form.get("field"), "grades": grades, "cadence_days": cadence,
-            "first_visit_days": int(first) if first.isdigit() else -1}
+    factors = []
+    for i in range(FACTOR_ROWS):
+        key = (form.get(f"factor_{i}") or "").strip()
+        if not key:
+            continue
+        factor = {"field": key, "weight": 1, "points_text": (form.get(f"points_{i}") or "").strip()}
+        raw_weight = (form.get(f"weight_{i}") or "").strip()
+        if raw_weight:
+            try:
+                factor["weight"] = parse_value("number", raw_weight, {})
+            except InvalidValue:
+                errors["factors"] = _("Enter each weight as a number.")
+        if factor["points_text"]:
+            points = _points_from_text(factor["points_text"])
+            if points is None:
+                errors["factors"] = _("Write the points as 爽快=30, 一般=20.")
+            else:
+                factor["points"] = points
+        factors.append(factor)
+    data = {"mode": form.get("mode") or "amount", "field": form.get("field"), "factors": factors, "grades": grades,
+            "cadence_days": cadence, "first_visit_days": int(first) if first.isdigit() else -1}
     return data, errors
 
 
+def _points_from_text(text: str) -> dict | None:
+    """"爽快=30，一般=20" -> {"爽快": 30, "一般": 20}; None when a part is not option=points."""
+    out = {}
+    for part in _POINT_SPLIT.split(text):
+        part = part.strip()
+        if not part:
+            continue
+        m = _POINT_PAIR.match(part)
+        if not m:
+            return None
+        try:
+            out[m.group(1).strip()] = parse_value("number", m.group(2), {})
+        except InvalidValue:
+            return None
+    return out or None
+
+
+def _factor_rows(data, fields: dict) -> list[dict]:
+    """The points-mode rows of the form: saved or submitted factors (option points in the field's option order:
+    PostgreSQL's JSONB keeps no key order), then empty rows."""
+    rows = []
+    for f in data.get("factors") or []:
+        text = f.get("points_text")
+        if text is None and f.get("points"):
+            fd = fields.get(f.get("field"))
+            order = {o: i for i, o in enumerate((fd.options or []) if fd is not None else [])}
+            points = sorted(f["points"].items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0]))
+            text = "，".join(f"{k}={v:g}" for k, v in points)
+        rows.append({"field": f.get("field"), "weight": f.get("weight", 1), "points_text": text or ""})
+    return rows + [{"field": "", "weight": "", "points_text": ""}] * max(0, FACTOR_ROWS - len(rows))
+
+
 def _grading_page(data, *, errors=None, moves=None, status=200):
-    fields = [fd for fd in fields_by_key(load_template(), include_archived=False).values()
-              if fd.type in ("number", "money") and not fd.sensitive]
+    shown = [fd for fd in fields_by_key(load_template(), include_archived=False).values() if not fd.sensitive]
+    fields = [fd for fd in shown if fd.type in ("number", "money")]
     rows = list(data.get("grades") or [])
     rows += [{"name": "", "min": None}] * (MAX_GRADES - len(rows))
     context = dict(data=data, rows=rows, fields=fields, errors=errors or {}, moves=moves,
+                   point_fields=[fd for fd in shown if fd.type in POINT_TYPES], factor_rows=_factor_rows(data, {fd.key: fd for fd in shown}),
                    summary=fs.summarize_moves(moves) if moves is not None else None)
     if is_partial() and request.endpoint == "followups.grading_preview":
         return render_template("followups/_grading_preview.html", **context), status

@@ -58,7 +58,10 @@ class GradeMove:
 
 
 def grade_moves(rules: dict) -> list[GradeMove]:
-    """Every card whose rule grade would change under `rules` (manual overrides stay), by number."""
+    """Every card whose rule grade would change under `rules` (manual overrides stay), by number. Values come from
+    the value index (never a sensitive value, and no card JSON read)."""
+    if rules.get("mode") == "points":
+        return _points_moves(rules)
     value = ClientFieldValue
     rows = db.session.execute(
         select(Client.id, Client.number, Client.name, Client.grade, Client.version, value.num)
@@ -68,6 +71,24 @@ def grade_moves(rules: dict) -> list[GradeMove]:
     moves = []
     for cid, number, name, before, version, num in rows:
         after = grade_for(rules, {rules["field"]: num} if num is not None else {})
+        if after != before:
+            moves.append(GradeMove(cid, number, name, before, after, version))
+    return moves
+
+
+def _points_moves(rules: dict) -> list[GradeMove]:
+    keys = [f["field"] for f in rules["factors"]]
+    values: dict[int, dict] = {}
+    for cid, key, num, txt in db.session.execute(
+            select(ClientFieldValue.client_id, ClientFieldValue.key, ClientFieldValue.num, ClientFieldValue.txt)
+            .where(ClientFieldValue.key.in_(keys))):
+        values.setdefault(cid, {})[key] = num if num is not None else txt
+    moves = []
+    for cid, number, name, before, version in db.session.execute(
+            select(Client.id, Client.number, Client.name, Client.grade, Client.version)
+            .where(or_(Client.grade_source.is_(None), Client.grade_source != "manual"))
+            .order_by(Client.number, Client.id)):
+        after = grade_for(rules, values.get(cid, {}))
         if after != before:
             moves.append(GradeMove(cid, number, name, before, after, version))
     return moves

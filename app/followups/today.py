@@ -6,7 +6,7 @@ from datetime import timedelta
 from app.followups import reminders
 from app.followups import services as fs
 
-LIST_LIMIT = 50  # per list; the heading shows the full count
+LIST_LIMIT = 20  # per list, light on a phone; the heading shows the full count
 
 
 def today_context(user) -> dict:

@@ -1,4 +1,5 @@
-"""Moving a client to 流失 from the card header asks why, in place, at phone and desktop width."""
+"""Moving a client to 流失 asks why, in place (card header, bulk bar); grading by points on the settings page; at
+phone and desktop width."""
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import inspect, select
@@ -41,3 +42,49 @@ def test_churn_from_the_card_header_asks_why(live_server, page, tenant_a, width)
         note = db.session.scalars(select(ClientChange.note).where(ClientChange.client_id == card)
                                   .order_by(ClientChange.id.desc()).limit(1)).one()
     assert note == "被竞争对手抢走"
+
+
+@pytest.mark.parametrize("width", [390, 1366])
+def test_bulk_churn_shows_the_reason_beside_the_stage(live_server, page, tenant_a, width):
+    page.set_viewport_size({"width": width, "height": 860})
+    factories.client(tenant_a, "上海华光科技有限公司")
+    page.goto(f"{live_server}/login")
+    page.fill("#email", "owner@a.example")
+    page.fill("#password", factories.PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url("**/home")
+    page.goto(f"{live_server}/clients/")
+    page.check("input[name=ids]")
+    reason = page.locator("#bulk-churn-reason")
+    expect(reason).to_be_hidden()
+    page.select_option("#bulk-stage", "流失")
+    expect(reason).to_be_visible()
+    shot(page, f"churn-03-bulk-{width}")
+
+
+@pytest.mark.parametrize("width", [390, 1366])
+def test_points_mode_on_the_grading_page(live_server, page, tenant_a, width):
+    page.set_viewport_size({"width": width, "height": 860})
+    factories.client(tenant_a, "上海华光科技有限公司", fields={"annual_amount": "45万", "payment_attitude": "爽快"})
+    page.goto(f"{live_server}/login")
+    page.fill("#email", "owner@a.example")
+    page.fill("#password", factories.PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url("**/home")
+    page.goto(f"{live_server}/settings/grading")
+    points = page.locator("[data-testid=points-mode]")
+    expect(page.locator("[data-testid=grading-field]")).to_be_visible()
+    expect(points).to_be_hidden()
+    page.check("[data-testid=mode-points]")
+    expect(points).to_be_visible()
+    expect(page.locator("[data-testid=grading-field]")).to_be_hidden()
+    page.select_option("select[name=factor_0]", "payment_attitude")
+    page.fill("input[name=points_0]", "爽快=30，一般=20")
+    page.select_option("select[name=factor_1]", "annual_amount")
+    page.fill("input[name=weight_1]", "0.0001")
+    page.fill("input[name=min_0]", "70")
+    page.fill("input[name=min_1]", "40")
+    expect(page.locator("[data-testid=grading-preview]")).to_contain_text("上海华光科技有限公司")
+    shot(page, f"points-01-preview-{width}")
+    page.click("[data-testid=grading-save]")
+    expect(page.locator(".flash-success")).to_be_visible()

@@ -92,3 +92,23 @@ def test_api_patch_answers_422_without_a_reason(tenant_a, client):
                                                                   "churn_reason": "被竞争对手抢走"})
     assert r.status_code == 200 and r.json["stage"] == "流失"
     assert _state(tenant_a, card)[2] == "被竞争对手抢走"
+
+
+def test_an_import_row_moving_a_card_to_churn_is_reported_not_applied(tenant_a, login):
+    import io
+    import re
+
+    from app.imports.models import ImportRun
+
+    card = _card(tenant_a, "上海华光科技有限公司", fields={"business_phone": "021-55881234"})
+    owner = login(tenant_a.owner)
+    data = "客户名称,阶段,业务电话\n上海华光科技有限公司,流失,021-55881234\n".encode()
+    r = owner.post("/imports/", data={"file": (io.BytesIO(data), "list.csv")}, content_type="multipart/form-data")
+    import_id = int(re.search(r"/imports/(\d+)", r.headers["Location"]).group(1))
+    owner.post(f"/imports/{import_id}/start", data={"col-0": "@name", "col-1": "@stage", "col-2": "business_phone",
+                                                    "on_duplicate": "update"})
+    assert _state(tenant_a, card)[0] == "潜在"
+    with tenant_context(tenant_a.id):
+        run = db.session.get(ImportRun, import_id)
+        assert any("请选择客户流失的原因" in p["message"] or "Choose why this client was lost" in p["message"]
+                   for p in run.problems)

@@ -13,6 +13,7 @@ from app.clients.models import Client, ClientChange
 from app.extensions import db
 from app.followups import services as fs
 from app.followups.contacts import rebuild_contacts
+from app.followups.review import build_review
 from app.followups.models import ClientContact
 from app.tenancy import tenant_context
 from tests import factories
@@ -102,8 +103,8 @@ def test_today_lists_are_capped_and_counted(tenant_a, login):
         db.session.commit()
     home = login(tenant_a.owner).get("/home").get_data(as_text=True)
     overdue = home.split('data-testid="overdue"')[1].split("</ul>")[0]
-    assert overdue.count("<li>") == 50
-    assert '<span class="count">55</span>' in home and "还有 5 个" in home
+    assert overdue.count("<li>") == 20
+    assert '<span class="count">55</span>' in home and "还有 35 个" in home
 
 
 def test_the_saves_own_history_entry_shows_the_grade_it_moved(tenant_a):
@@ -120,6 +121,8 @@ def test_the_saves_own_history_entry_shows_the_grade_it_moved(tenant_a):
         assert entries[1].changes["annual_amount"] == {"from": 200000, "to": 800000}
         assert entries[1].changes["@grade"] == {"from": "B", "to": "A"}
         assert "@grade" not in entries[2].changes
+        # The quarter's review counts that move (the creation's first grade is no move).
+        assert build_review(owner).movements == [{"from": "B", "to": "A", "count": 1}]
 
 
 def test_the_migration_backfills_the_summary(tmp_path, app):
