@@ -42,6 +42,7 @@ def test_create_find_edit_history_archive_restore(live_server, page, tenant_a):
     shot(page, "11-search-by-phone")
     page.click("[data-testid=client-row] a")
     page.wait_for_selector("[data-testid=client-card]")
+    page.wait_for_load_state("networkidle")  # the follow-up timeline loads after the page and moves the sections
 
     # Edit two sections in place (no page reload: a marker on window survives).
     page.evaluate("window.__noReload = true")
