@@ -8,7 +8,7 @@ fields (it has no "include confidential"); every card it renders is recorded in 
 Merging: cards are rendered in chunks, each chunk in one forked child (app.pdf.render_pdfs). Every card is laid out
 as its own WeasyPrint document, so its page numbers ("1 / 3") and its bookmark stay its own; the chunk is written
 as one PDF whose pages share one subset of the CJK font (~150 KB), instead of one font copy per card as gluing
-finished single-card PDFs would give (a 1,000-card batch: about 10 MB instead of about 190 MB). pypdf then joins
+finished single-card PDFs would give (a 1,000-card batch: about 30 MB instead of about 190 MB). pypdf then joins
 the chunk PDFs. A chunk that fails (a card over the time limit) is retried card by card, so only the bad card is
 left out, and the result says which.
 """

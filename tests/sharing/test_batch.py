@@ -285,3 +285,21 @@ def test_the_request_answers_at_once_and_the_cards_render_in_the_background(thre
         assert owner.get(f"/jobs/{job_id}/download").mimetype == "application/pdf"
     finally:
         app.config["JOBS_EAGER"] = True
+
+
+def test_chunks_are_joined_with_their_bookmarks_and_page_numbers(three, login, monkeypatch):
+    """Past one chunk, pypdf joins the chunk PDFs: one bookmark per card (its name), each card numbered 1 / n."""
+    from pypdf import PdfReader
+
+    from app.sharing import batch as sb
+
+    monkeypatch.setattr(sb, "CHUNK", 1)
+    owner = login(three.bundle.owner)
+    r = owner.post("/clients/pdf-batch", data={"scope": "selected", "format": "pdf",
+                                               "ids": [str(i) for i in three.ids]})
+    page = owner.get(r.headers["Location"]).get_data(as_text=True)
+    data = owner.get(re.search(r'href="(/jobs/\d+/download)"', page).group(1)).data
+    reader = PdfReader(io.BytesIO(data))
+    tops = [item.title for item in reader.outline if not isinstance(item, list)]
+    assert tops == ["上海华光科技有限公司", "杭州新禾贸易有限公司", "苏州远景电子有限公司"]
+    assert len(re.findall(r"\b1\s*/\s*\d+\b", pdf_text(data))) == 3
