@@ -57,6 +57,7 @@ def test_export_the_list_as_a_zip_on_a_phone(live_server, browser, tenant_a, thr
         page.locator("input[name=ids]").nth(0).check()  # on a phone the bulk bar shows once a row is ticked
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
         shot(page, "52-list-selected-390")
+        page.click("[data-testid=export-menu] summary")
         page.click("[data-testid=export-pdf]")
         page.wait_for_selector("[data-testid=batch-form]")
         assert page.evaluate("document.documentElement.scrollWidth") <= 390

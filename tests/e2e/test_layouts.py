@@ -75,7 +75,15 @@ def test_salesperson_pages_fit_the_screen(live_server, browser, demo, size):
         narrowest = page.evaluate("""() => Math.min(...[...document.querySelectorAll('[data-testid=client-row] .name a')]
             .map(a => a.getBoundingClientRect().width))""")
         assert narrowest >= 60, f"a client name is squeezed into {narrowest}px"
+        actions = page.locator(".section-head .actions").bounding_box()
+        assert actions["height"] <= 48, f"the list's actions take {actions['height']}px: more than one line"
         _shot(page, f"{size}-list")
+        page.click("[data-testid=export-menu] summary")  # the exports open under their button, inside the screen
+        menu = page.locator(".export-menu-items").bounding_box()
+        assert menu["x"] >= 0 and menu["x"] + menu["width"] <= w, menu
+        _no_sideways_scroll(page, "export menu")
+        _shot(page, f"{size}-list-export-menu")
+        page.click("[data-testid=export-menu] summary")
 
         page.fill("#client-q", demo["name"][2:4])
         page.wait_for_url("**q=*")
