@@ -488,13 +488,19 @@ def delete_permanently(user: User, client: Client) -> None:
     db.session.delete(client)
 
 
+HOME_COUNT_CAP = 10_000  # the home tile says "10,000+" beyond: the home page never counts a whole large tenant
+
+
 def home_summary(user: User) -> dict:
+    """The home page's tiles: the clients this user sees (capped) and owns, and the latest updated."""
     base = visible_clients(user).where(Client.archived_at.is_(None))
-    total = db.session.execute(base.with_only_columns(func.count(Client.id)).order_by(None)).scalar_one()
+    capped = base.with_only_columns(Client.id).order_by(None).limit(HOME_COUNT_CAP + 1).subquery()
+    total = db.session.execute(select(func.count()).select_from(capped)).scalar_one()
     mine = db.session.execute(base.with_only_columns(func.count(Client.id)).where(Client.owner_id == user.id)
                               .order_by(None)).scalar_one()
     recent = db.session.scalars(base.order_by(Client.updated_at.desc(), Client.id.desc()).limit(8)).all()
-    return {"total": total, "mine": mine, "recent": recent}
+    label = f"{HOME_COUNT_CAP:,}+" if total > HOME_COUNT_CAP else f"{total:,}"
+    return {"total": total, "total_label": label, "mine": mine, "recent": recent}
 
 
 # ---------------------------------------------------------------- visit prep

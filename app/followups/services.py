@@ -425,19 +425,25 @@ def _items(rows, today: date) -> list[DueItem]:
                     rule_of(r.last_contact, r.next_date)) for r in rows]
 
 
-def _due_select(due):
-    return (select(due, Client.number, Client.name, Client.grade).join(Client, Client.id == due.c.client_id)
-            .order_by(due.c.due_date, Client.number))
+def _due_select(due, *, where=None, limit: int | None = None):
+    """The due rows in order (most overdue first; the same day by card), limited before the cards are joined, so
+    a short list reads only its own cards."""
+    inner = select(due).order_by(due.c.due_date, due.c.client_id)
+    if where is not None:
+        inner = inner.where(where)
+    if limit is not None:
+        inner = inner.limit(limit)
+    inner = inner.subquery()
+    return (select(inner, Client.number, Client.name, Client.grade).join(Client, Client.id == inner.c.client_id)
+            .order_by(inner.c.due_date, inner.c.client_id))
 
 
 def due_list(user: User, *, until: date, today: date | None = None, limit: int | None = None) -> list[DueItem]:
-    """The user's clients due for contact by `until`, most overdue first: due from the latest follow-up's next
-    contact date, else the last contact plus the grade's cadence, else the first-visit rule from creation."""
+    """The user's clients due for contact by `until`, most overdue first (the same day in the order the cards were
+    made): due from the latest follow-up's next contact date, else the last contact plus the grade's cadence, else
+    the first-visit rule from creation."""
     today = today or local_today()
-    stmt = _due_select(_due_rows(user, until))
-    if limit is not None:
-        stmt = stmt.limit(limit)
-    return _items(db.session.execute(stmt), today)
+    return _items(db.session.execute(_due_select(_due_rows(user, until), limit=limit)), today)
 
 
 @dataclass
@@ -455,9 +461,8 @@ def due_overview(user: User, *, today: date, until: date, limit: int = 50) -> Du
     n = db.session.execute(select(
         func.count().filter(due.c.due_date < today), func.count().filter(due.c.due_date == today),
         func.count().filter(due.c.due_date > today))).one()
-    base = _due_select(due)
-    overdue = _items(db.session.execute(base.where(due.c.due_date < today).limit(limit)), today)
-    today_items = _items(db.session.execute(base.where(due.c.due_date == today).limit(limit)), today)
-    week = _items(db.session.execute(base.where(due.c.due_date > today).limit(limit)), today)
+    overdue = _items(db.session.execute(_due_select(due, where=due.c.due_date < today, limit=limit)), today)
+    today_items = _items(db.session.execute(_due_select(due, where=due.c.due_date == today, limit=limit)), today)
+    week = _items(db.session.execute(_due_select(due, where=due.c.due_date > today, limit=limit)), today)
     return DueOverview(overdue, today_items, week,
                        {"overdue": n[0] or 0, "due_today": n[1] or 0, "this_week": n[2] or 0})

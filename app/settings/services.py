@@ -97,6 +97,10 @@ def rename_stage(actor: User, tenant: Tenant, old: str, new: str) -> int:
         update(Client).where(Client.stage == old).values(stage=new).execution_options(synchronize_session="fetch")
     ).rowcount or 0
     tenant.update_settings(stages=[new if s == old else s for s in stages])
+    from app.followups.contacts import CHURN_STAGE, refresh_contacts
+
+    if moved and CHURN_STAGE in (old, new):  # churned cards are out of the due lists: their summary follows
+        refresh_contacts(db.session.scalars(select(Client.id).where(Client.stage == new)).all())
     # The cards keep their stage under its new name; the audit record keeps the old one.
     _audit(actor, "settings.stage_rename", f"{old} → {new}", **{"from": old, "to": new, "clients": moved})
     return moved

@@ -15,7 +15,7 @@ from app.followups import services as fs
 from app.followups.contacts import rebuild_contacts
 from app.followups.review import build_review
 from app.followups.models import ClientContact
-from app.tenancy import tenant_context
+from app.tenancy import current_tenant, tenant_context
 from tests import factories
 
 
@@ -72,6 +72,20 @@ def test_every_write_keeps_the_summary_equal_to_a_rebuild(tenant_a):
         kept = _summary()
         rebuild_contacts()
         assert _summary() == kept
+
+
+def test_renaming_a_stage_to_or_from_churn_moves_the_cards_in_or_out_of_the_due_lists(tenant_a):
+    from app.settings.services import rename_stage
+
+    card = factories.client(tenant_a, "华光")
+    with tenant_context(tenant_a.id):
+        owner = db.session.get(User, tenant_a.owner.id)
+        tenant = current_tenant()
+        rename_stage(owner, tenant, "流失", "丢失")
+        rename_stage(owner, tenant, "潜在", "流失")  # this company now calls its lost clients 流失
+        assert _summary()[card.id][5] is None
+        rename_stage(owner, tenant, "流失", "潜在")
+        assert _summary()[card.id][5] is not None
 
 
 def test_a_rule_change_moves_due_dates_set_based(tenant_a):

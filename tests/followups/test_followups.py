@@ -52,7 +52,7 @@ def test_due_list_across_cadence_next_date_and_first_visit(tenant_a):
         got = [(i.name, i.days_overdue, i.rule) for i in items]
         # 新客户: never contacted, created 400 days ago: first-visit rule (5 days) long passed.
         assert got == [("新客户", 395, "first_visit"), ("旧A", 10, "cadence"), ("约好", -3, "next_date"),
-                       ("刚建", -3, "first_visit")]  # same day: by client number
+                       ("刚建", -3, "first_visit")]  # same day: in the order the cards were made
         assert items[1].last_contact == TODAY - timedelta(days=40)
         later = fs.due_list(owner, until=TODAY + timedelta(days=30), today=TODAY)
         assert [i.name for i in later][-2:] == ["旧C", "新A"]
