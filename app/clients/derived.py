@@ -15,7 +15,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.card_templates.models import CardTemplate, FieldDef
-from app.card_templates.services import fields_by_key
+from app.card_templates.services import FieldIndex, fields_by_key
 from app.clients.models import Client, ClientFieldValue, ClientMatchKey, ClientSearchGrams
 from app.extensions import db
 from app.followups.grading import apply_grade
@@ -42,9 +42,9 @@ def core_fields(template: CardTemplate) -> list[FieldDef]:
     return out
 
 
-def completeness(template: CardTemplate, values: dict) -> float:
+def completeness(template: CardTemplate, values: dict, fx: FieldIndex | None = None) -> float:
     """Share of the card's core filled, required fields weighing three times as much."""
-    return _completeness_of(core_fields(template), values)
+    return _completeness_of(fx.core if fx is not None else core_fields(template), values)
 
 
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -77,13 +77,10 @@ def name_sort_key(name: str) -> str:
 def search_grams(text: str) -> str:
     """Every CJK character and every adjacent pair of CJK characters, letters or digits of a search text, distinct
     and space-separated: a one- or two-character term is in the text exactly when it is among these."""
-    grams = set()
-    for run in _GRAM_RUN.findall(text or ""):
-        for i, ch in enumerate(run):
-            if CJK_CHAR.match(ch):
-                grams.add(ch)
-            if i + 1 < len(run):
-                grams.add(run[i:i + 2])
+    text = text or ""
+    grams = set(CJK_CHAR.findall(text))  # every CJK character is inside a run
+    for run in _GRAM_RUN.findall(text):
+        grams.update(map(str.__add__, run, run[1:]))
     return " ".join(sorted(grams))
 
 
@@ -107,19 +104,38 @@ def card_search_text(fields: Iterable[FieldDef], *, name: str, number: str, tags
     return normalize_text(" ".join(p for p in parts if p)).lower()[:20000]
 
 
-def build_search_text(template: CardTemplate, client: Client) -> str:
-    return card_search_text(fields_by_key(template).values(), name=client.name, number=client.number,
-                            tags=client.tags, values=client.values or {})
+def build_search_text(template: CardTemplate, client: Client, fx: FieldIndex | None = None) -> str:
+    if fx is None:
+        return card_search_text(fields_by_key(template).values(), name=client.name, number=client.number,
+                                tags=client.tags, values=client.values or {})
+    # The same text as card_search_text, walking only the fields the card has a value for.
+    values = client.values or {}
+    name = client.name or ""
+    parts = [name, name_pinyin(name), client.number or "", " ".join(client.tags or [])]
+    for key, ftype, _fd in fx.shareable:
+        if key not in values:
+            continue
+        value = values[key]
+        if is_empty(value):
+            continue
+        try:
+            parts.append(search_text(ftype, value, fx.spec(key)))
+        except Exception:  # a stored value never blocks a save
+            parts.append(str(value))
+    return normalize_text(" ".join(p for p in parts if p)).lower()[:20000]
 
 
-def card_match_keys(fields: Iterable[FieldDef], name: str, values: dict) -> set[tuple[str, str]]:
+def card_match_keys(fields: Iterable[FieldDef], name: str, values: dict,
+                    fx: FieldIndex | None = None) -> set[tuple[str, str]]:
     """Normalized keys for duplicate detection; empty values and sensitive fields never produce a key."""
     keys = set()
     norm = normalize_company_name(name or "")
     if norm:
         keys.add(("name", norm[:200]))
-    for fd in _shareable(fields):
-        value = (values or {}).get(fd.key)
+    values = values or {}
+    shareable = [fd for key, _t, fd in fx.shareable if key in values] if fx is not None else _shareable(fields)
+    for fd in shareable:
+        value = values.get(fd.key)
         if is_empty(value):
             continue
         if fd.type == "table":
@@ -131,13 +147,17 @@ def card_match_keys(fields: Iterable[FieldDef], name: str, values: dict) -> set[
         elif fd.type in ("phone", "email"):
             keys |= _contact_keys(fd.type, value)
         elif fd.identifier:
-            norm_value = normalize_text(display_value(fd.type, value, fd.spec())).lower().replace(" ", "")
+            norm_value = normalize_text(display_value(fd.type, value, fx.spec(fd.key) if fx is not None
+                                                      else fd.spec())).lower().replace(" ", "")
             if norm_value:
                 keys.add((f"field:{fd.key}", norm_value[:200]))
     return keys
 
 
-def match_keys(template: CardTemplate, name: str, values: dict) -> set[tuple[str, str]]:
+def match_keys(template: CardTemplate, name: str, values: dict,
+               fx: FieldIndex | None = None) -> set[tuple[str, str]]:
+    if fx is not None:
+        return card_match_keys((), name, values, fx)
     return card_match_keys(fields_by_key(template).values(), name, values)
 
 
@@ -154,24 +174,33 @@ def write_match_keys(template: CardTemplate, client: Client) -> None:
     insert_match_keys([(client, match_keys(template, client.name, client.values or {}))])
 
 
-def field_value_rows(template: CardTemplate, values: dict) -> list[tuple[str, float | None, str | None]]:
+def field_value_rows(template: CardTemplate, values: dict,
+                     fx: FieldIndex | None = None) -> list[tuple[str, float | None, str | None]]:
     """(key, num, txt) rows of ClientFieldValue for a card's values: what the list filters and sorts by."""
-    return [row for fd in fields_by_key(template).values() for row in _field_value_rows(fd, values.get(fd.key))]
+    if fx is None:
+        return [row for fd in fields_by_key(template).values() for row in _field_value_rows(fd, values.get(fd.key))]
+    # The same rows, from the non-sensitive indexed fields the card has a value for.
+    return [row for key, index in fx.index_kinds if key in values for row in _index_rows(key, index, values[key])]
 
 
 def _field_value_rows(fd: FieldDef, value) -> list[tuple[str, float | None, str | None]]:
     if fd.sensitive or is_empty(value):
         return []
     ft = FIELD_TYPES.get(fd.type)
-    index = ft.index if ft else None
+    return _index_rows(fd.key, ft.index if ft else None, value)
+
+
+def _index_rows(key: str, index: str | None, value) -> list[tuple[str, float | None, str | None]]:
+    if is_empty(value):
+        return []
     if index == "num":
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return [(fd.key, float(value), None)]
+            return [(key, float(value), None)]
     elif index == "multi":
-        return [(fd.key, None, o[:200]) for o in dict.fromkeys(value if isinstance(value, list) else [value])
+        return [(key, None, o[:200]) for o in dict.fromkeys(value if isinstance(value, list) else [value])
                 if isinstance(o, str)]
     elif index == "txt" and isinstance(value, str):
-        return [(fd.key, None, value[:200])]
+        return [(key, None, value[:200])]
     return []
 
 
@@ -200,12 +229,14 @@ def write_field_values(template: CardTemplate, client: Client) -> None:
             {"tenant_id": client.tenant_id, "client_id": client.id, "key": k, "num": n, "txt": t} for k, n, t in rows])
 
 
-def derive_columns(template: CardTemplate, client: Client) -> None:
-    """Set the card's own derived columns before its flush, so one save is one UPDATE and one version."""
-    client.completeness = completeness(template, client.values or {})
+def derive_columns(template: CardTemplate, client: Client, fx: FieldIndex | None = None,
+                   rules: dict | None = None) -> None:
+    """Set the card's own derived columns before its flush, so one save is one UPDATE and one version.
+    A batch passes its FieldIndex and grading rules, built once."""
+    client.completeness = completeness(template, client.values or {}, fx)
     before = client.search_text
-    client.search_text = build_search_text(template, client)
-    apply_grade(client)  # the tenant's grading rules; a manual override stays
+    client.search_text = build_search_text(template, client, fx)
+    apply_grade(client, rules)  # the tenant's grading rules; a manual override stays
     client.name_sort = name_sort_key(client.name)
     client._search_changed = client.search_text != before
 
@@ -250,10 +281,10 @@ def insert_match_keys(pairs) -> None:
         db.session.execute(ClientMatchKey.__table__.insert(), rows)
 
 
-def insert_field_values(template: CardTemplate, clients: list[Client]) -> None:
+def insert_field_values(template: CardTemplate, clients: list[Client], fx: FieldIndex | None = None) -> None:
     """Value index rows of new cards, one statement."""
     rows = [{"tenant_id": c.tenant_id, "client_id": c.id, "key": k, "num": n, "txt": t}
-            for c in clients for k, n, t in field_value_rows(template, c.values or {})]
+            for c in clients for k, n, t in field_value_rows(template, c.values or {}, fx)]
     if rows:
         db.session.execute(ClientFieldValue.__table__.insert(), rows)
 

@@ -30,9 +30,9 @@ class DuplicateFound(Exception):
 
 
 def find_duplicates(user: User, template: CardTemplate, name: str, values: dict,
-                    exclude_id: int | None = None) -> list[DuplicateCandidate]:
+                    exclude_id: int | None = None, fx=None) -> list[DuplicateCandidate]:
     """Clients that look like the same company; hidden ones reveal only that they exist and who owns them."""
-    keys = match_keys(template, name, values)
+    keys = match_keys(template, name, values, fx)
     if not keys:
         return []
     conditions = [((ClientMatchKey.kind == kind) & (ClientMatchKey.value == value)) for kind, value in keys]

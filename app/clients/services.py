@@ -17,7 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.accounts.models import AuditRecord, Tenant, User
 from app.card_templates.models import CardTemplate, FieldDef
 from app.card_templates.cache import cached_template
-from app.card_templates.services import fields_by_key
+from app.card_templates.services import FieldIndex, fields_by_key
 from app.clients.access import (NotAllowed, assignable_user_ids, check_limit, is_admin, require, unreadable_keys,
                                 visible_clients)
 from app.clients.derived import (derive_columns, insert_field_values, insert_match_keys, match_keys,
@@ -30,6 +30,7 @@ from app.clients.numbers import allocate_numbers
 from app.db_types import utcnow
 from app.extensions import db
 from app.followups.contacts import CHURN_STAGE, churn_reasons, refresh_contacts
+from app.followups.grading import current_rules
 from app.followups.models import ClientContact
 from app.tenancy import current_tenant
 from app.values import InvalidValue, is_empty, normalize_text, parse_value
@@ -63,9 +64,11 @@ def active_user_ids() -> set[int]:
 
 
 def parse_fields(template: CardTemplate, raw: dict, *, allow_retired: bool = False,
-                 person_ids: set[int] | None = None, current: dict | None = None) -> tuple[dict, dict]:
-    """Parse raw input for the given field keys: (values with None for cleared keys, errors)."""
-    fields = fields_by_key(template)
+                 person_ids: set[int] | None = None, current: dict | None = None,
+                 fx: FieldIndex | None = None) -> tuple[dict, dict]:
+    """Parse raw input for the given field keys: (values with None for cleared keys, errors). A batch passes its
+    FieldIndex (and the active colleagues' ids), built once."""
+    fields = fx.all if fx is not None else fields_by_key(template)
     if person_ids is None and any(fields.get(k) and fields[k].type == "person" for k in raw):
         person_ids = active_user_ids()
     values, errors = {}, {}
@@ -78,7 +81,9 @@ def parse_fields(template: CardTemplate, raw: dict, *, allow_retired: bool = Fal
             errors[key] = _l("The field %(label)s is archived; restore it to edit its value.", label=fd.label)
             continue
         try:
-            values[key] = parse_value(fd.type, raw_value, fd.spec(allow_retired=True, person_ids=person_ids))
+            spec = {**fx.spec(key), "allow_retired": True, "person_ids": person_ids} if fx is not None \
+                else fd.spec(allow_retired=True, person_ids=person_ids)
+            values[key] = parse_value(fd.type, raw_value, spec)
             if not allow_retired and _adds_retired_option(fd, values[key], (current or {}).get(key)):
                 # Re-parse strictly for the value library's own message naming the retired option.
                 parse_value(fd.type, raw_value, fd.spec(allow_retired=False, person_ids=person_ids))
@@ -96,12 +101,14 @@ def _adds_retired_option(fd: FieldDef, new, old) -> bool:
     return bool((as_set(new) - as_set(old)) & set(fd.retired_options))
 
 
-def missing_required(template: CardTemplate, values: dict, only_keys=None) -> dict:
+def missing_required(template: CardTemplate, values: dict, only_keys=None, fx: FieldIndex | None = None) -> dict:
     errors = {}
-    for fd in fields_by_key(template, include_archived=False).values():
+    required = fx.required if fx is not None else [
+        fd for fd in fields_by_key(template, include_archived=False).values() if fd.required]
+    for fd in required:
         if only_keys is not None and fd.key not in only_keys:
             continue
-        if fd.required and is_empty(values.get(fd.key)):
+        if is_empty(values.get(fd.key)):
             errors[fd.key] = _l("%(label)s is required.", label=fd.t())
     return errors
 
@@ -170,8 +177,11 @@ class _NewCard:
 def _prepare_client(user: User, template: CardTemplate, *, name: str, stage: str | None = None,
                     owner_id: int | None = None, tags=None, fields: dict | None = None, co_owner_ids=None,
                     allow_duplicate: bool = False, enforce_required: bool = True,
-                    assignable: set[int] | None = None) -> _NewCard:
-    """Everything about a new card that needs no write: access, validation, duplicates, derived columns."""
+                    assignable: set[int] | None = None, fx: FieldIndex | None = None,
+                    rules: dict | None = None, person_ids: set[int] | None = None) -> _NewCard:
+    """Everything about a new card that needs no write: access, validation, duplicates, derived columns. A batch
+    passes what it read once for all its cards (field index, grading rules, colleagues)."""
+    fx = fx if fx is not None else FieldIndex(template)
     require(user, "clients.create", message=_l("Your role cannot create client cards."))
     tenant = current_tenant()
     name = normalize_text(name or "")
@@ -185,16 +195,16 @@ def _prepare_client(user: User, template: CardTemplate, *, name: str, stage: str
         raise NotAllowed(_l("Sensitive fields can be filled only by admins and the card's owners."))
     errors = _check_meta(tenant, name=name, stage=stage, owner_id=owner_id, tags=tags, co_owner_ids=co_owner_ids,
                          assignable=assignable)
-    values, field_errors = parse_fields(template, fields or {})
+    values, field_errors = parse_fields(template, fields or {}, fx=fx, person_ids=person_ids)
     errors.update(field_errors)
     values = {k: v for k, v in values.items() if not is_empty(v)}
     if enforce_required:
-        for key, msg in missing_required(template, values).items():
+        for key, msg in missing_required(template, values, fx=fx).items():
             errors.setdefault(key, msg)
     if errors:
         raise ValidationFailed(errors)
     if not allow_duplicate:
-        candidates = find_duplicates(user, template, name, values)
+        candidates = find_duplicates(user, template, name, values, fx=fx)
         if candidates:
             raise DuplicateFound(candidates)
     now = utcnow()
@@ -202,7 +212,7 @@ def _prepare_client(user: User, template: CardTemplate, *, name: str, stage: str
     # as possible; until then the card holds a unique placeholder.
     client = Client(number=f"pending{secrets.token_hex(12)}", name=name, stage=stage, owner_id=owner_id, tags=tags,
                     values=values, created_by_id=user.id if user else None, created_at=now, updated_at=now)
-    derive_columns(template, client)
+    derive_columns(template, client, fx, rules)
     changes = {"@name": {"from": None, "to": name}, "@stage": {"from": None, "to": stage},
                "@owner": {"from": None, "to": owner_id}}
     if tags:
@@ -210,7 +220,7 @@ def _prepare_client(user: User, template: CardTemplate, *, name: str, stage: str
     if client.grade:
         changes["@grade"] = {"from": None, "to": client.grade}
     changes.update({k: {"from": None, "to": v} for k, v in values.items()})
-    return _NewCard(client, co_owner_ids, changes, match_keys(template, name, values))
+    return _NewCard(client, co_owner_ids, changes, match_keys(template, name, values, fx))
 
 
 _INSERT_COLUMNS = ("number", "name", "name_sort", "stage", "owner_id", "tags", "values", "search_text",
@@ -218,7 +228,7 @@ _INSERT_COLUMNS = ("number", "name", "name_sort", "stage", "owner_id", "tags", "
 
 
 def _write_new_clients(user: User, template: CardTemplate, cards: list[_NewCard],
-                       numbers: list[str] | None = None) -> list[Client]:
+                       numbers: list[str] | None = None, fx: FieldIndex | None = None) -> list[Client]:
     """Insert prepared cards with their side rows and history in a few statements whatever their number, then
     number them all with one bump of the counter (gap-free: the bump is part of this transaction), or with the
     given numbers (a restored export keeps its cards' numbers)."""
@@ -236,7 +246,7 @@ def _write_new_clients(user: User, template: CardTemplate, cards: list[_NewCard]
     for c in clients:
         set_committed_value(c, "co_owner_links", links[c.id])
     insert_match_keys([(c, card.keys) for c, card in zip(clients, cards)])
-    insert_field_values(template, clients)
+    insert_field_values(template, clients, fx)
     actor_id = user.id if user else None
     db.session.execute(insert(ClientChange), [
         {"tenant_id": tid, "client_id": c.id, "version": 1, "actor_id": actor_id, "at": c.created_at,
@@ -279,11 +289,16 @@ def create_clients(user: User, items, *, template: CardTemplate | None = None, a
     template = template or cached_template()
     prepared, errors = [], {}
     seen: dict[tuple, int] = {}
-    assignable = assignable_user_ids()  # read once for the batch
+    # Read once for the batch, not per card: colleagues, the template's fields, the grading rules.
+    assignable = assignable_user_ids()
+    fx = FieldIndex(template)
+    rules = current_rules()
+    person_ids = active_user_ids() if any(fd.type == "person" for fd in fx.all.values()) else None
     for index, item in enumerate(items):
         try:
             card = _prepare_client(user, template, allow_duplicate=allow_duplicate,
-                                   enforce_required=enforce_required, assignable=assignable, **item)
+                                   enforce_required=enforce_required, assignable=assignable, fx=fx, rules=rules,
+                                   person_ids=person_ids, **item)
         except (ValidationFailed, DuplicateFound, NotAllowed) as exc:
             errors[index] = exc
             continue
@@ -300,7 +315,7 @@ def create_clients(user: User, items, *, template: CardTemplate | None = None, a
         prepared.append((index, card))
     if errors:
         raise BatchInvalid(errors)
-    return _write_new_clients(user, template, [card for _, card in prepared], numbers) if prepared else []
+    return _write_new_clients(user, template, [card for _, card in prepared], numbers, fx) if prepared else []
 
 
 def prepared_name(prepared, index: int) -> str:
