@@ -22,7 +22,8 @@ from app.clients.access import (NotAllowed, assignable_user_ids, check_limit, is
                                 visible_clients)
 from app.clients.derived import (derive_columns, insert_field_values, insert_match_keys, match_keys,
                                  write_match_keys, write_search_grams, write_side_rows)
-from app.clients.duplicates import DuplicateCandidate, DuplicateFound, find_duplicates
+from app.clients.duplicates import (DuplicateCandidate, DuplicateFound, candidates_of, existing_matches,
+                                   find_duplicates)
 from app.clients.history import field_last_changed, record_change
 from app.clients.models import (Client, ClientChange, ClientCoOwner, ClientFieldValue, ClientMatchKey,
                                 ClientSearchGrams, ClientView)
@@ -294,15 +295,23 @@ def create_clients(user: User, items, *, template: CardTemplate | None = None, a
     fx = FieldIndex(template)
     rules = current_rules()
     person_ids = active_user_ids() if any(fd.type == "person" for fd in fx.all.values()) else None
+    ready: list[tuple[int, _NewCard]] = []
     for index, item in enumerate(items):
         try:
-            card = _prepare_client(user, template, allow_duplicate=allow_duplicate,
-                                   enforce_required=enforce_required, assignable=assignable, fx=fx, rules=rules,
-                                   person_ids=person_ids, **item)
+            # Duplicates of existing cards are looked up below for the whole batch at once.
+            ready.append((index, _prepare_client(user, template, allow_duplicate=True,
+                                                 enforce_required=enforce_required, assignable=assignable, fx=fx,
+                                                 rules=rules, person_ids=person_ids, **item)))
         except (ValidationFailed, DuplicateFound, NotAllowed) as exc:
             errors[index] = exc
-            continue
+    existing = {} if allow_duplicate else existing_matches(k for _i, card in ready for k in card.keys)
+    for index, card in ready:
         if not allow_duplicate:
+            hits = [(cid, kind) for kind, value in card.keys for cid in existing.get((kind, value), ())]
+            candidates = candidates_of(user, hits) if hits else []
+            if candidates:
+                errors[index] = DuplicateFound(candidates)
+                continue
             earlier = {seen[k]: k for k in card.keys if k in seen}
             if earlier:
                 first = min(earlier)
@@ -314,7 +323,7 @@ def create_clients(user: User, items, *, template: CardTemplate | None = None, a
             seen.setdefault(k, index)
         prepared.append((index, card))
     if errors:
-        raise BatchInvalid(errors)
+        raise BatchInvalid(dict(sorted(errors.items())))
     return _write_new_clients(user, template, [card for _, card in prepared], numbers, fx) if prepared else []
 
 
