@@ -209,8 +209,8 @@ def _prepare_client(user: User, template: CardTemplate, *, name: str, stage: str
         if candidates:
             raise DuplicateFound(candidates)
     now = utcnow()
-    # The number is allocated last (_write_new_clients), so the tenant's counter row stays locked for as short a time
-    # as possible; until then the card holds a unique placeholder.
+    # The number is allocated in _write_new_clients (a single create last, so the tenant's counter row stays locked
+    # for as short a time as possible); until then the card holds a unique placeholder.
     client = Client(number=f"pending{secrets.token_hex(12)}", name=name, stage=stage, owner_id=owner_id, tags=tags,
                     values=values, created_by_id=user.id if user else None, created_at=now, updated_at=now)
     derive_columns(template, client, fx, rules)
@@ -229,12 +229,25 @@ _INSERT_COLUMNS = ("number", "name", "name_sort", "stage", "owner_id", "tags", "
 
 
 def _write_new_clients(user: User, template: CardTemplate, cards: list[_NewCard],
-                       numbers: list[str] | None = None, fx: FieldIndex | None = None) -> list[Client]:
+                       numbers: list[str] | None = None, fx: FieldIndex | None = None,
+                       number_first: bool = False) -> list[Client]:
     """Insert prepared cards with their side rows and history in a few statements whatever their number, then
     number them all with one bump of the counter (gap-free: the bump is part of this transaction), or with the
-    given numbers (a restored export keeps its cards' numbers)."""
+    given numbers (a restored export keeps its cards' numbers). `number_first` (a batch): the numbers are allocated
+    before the insert, so the rows are written once with their numbers instead of rewritten after (on both
+    databases that rewrite re-indexed every card's search text); a single create numbers last, holding the
+    counter's row lock for as short a time as possible."""
     tenant = current_tenant()
     tid = tenant.id
+    if numbers is None and number_first:
+        numbers = allocate_numbers(tenant, len(cards))
+    numbered = numbers is not None
+    if numbered:
+        for card, number in zip(cards, numbers):
+            client = card.client
+            if client.number in client.search_text:
+                client.search_text = client.search_text.replace(client.number, number.lower())
+            client.number = number
     rows = [{"tenant_id": tid, "version": 1, **{k: getattr(card.client, k) for k in _INSERT_COLUMNS}} for card in cards]
     # One multi-row INSERT; the rows come back in any order, matched to the cards by their unique placeholders.
     by_placeholder = {c.number: c for c in db.session.scalars(insert(Client).returning(Client), rows)}
@@ -253,7 +266,17 @@ def _write_new_clients(user: User, template: CardTemplate, cards: list[_NewCard]
         {"tenant_id": tid, "client_id": c.id, "version": 1, "actor_id": actor_id, "at": c.created_at,
          "action": "create", "changes": card.changes, "note": ""} for c, card in zip(clients, cards)])
     db.session.flush()
-    numbers = numbers if numbers is not None else allocate_numbers(tenant, len(cards))
+    if not numbered:
+        _number_late(tenant, clients)
+    write_search_grams(clients)
+    refresh_contacts([c.id for c in clients])
+    return clients
+
+
+def _number_late(tenant: Tenant, clients: list[Client]) -> None:
+    """Number inserted cards (holding placeholders) with one bump of the counter, and put the numbers in their
+    search text."""
+    numbers = allocate_numbers(tenant, len(clients))
     updates = []
     for client, number in zip(clients, numbers):
         text = client.search_text.replace(client.number, number.lower()) if client.number in client.search_text \
@@ -265,9 +288,6 @@ def _write_new_clients(user: User, template: CardTemplate, cards: list[_NewCard]
     for client, row in zip(clients, updates):
         set_committed_value(client, "number", row["b_number"])
         set_committed_value(client, "search_text", row["b_text"])
-    write_search_grams(clients)
-    refresh_contacts([c.id for c in clients])
-    return clients
 
 
 class BatchInvalid(Exception):
@@ -324,7 +344,9 @@ def create_clients(user: User, items, *, template: CardTemplate | None = None, a
         prepared.append((index, card))
     if errors:
         raise BatchInvalid(dict(sorted(errors.items())))
-    return _write_new_clients(user, template, [card for _, card in prepared], numbers, fx) if prepared else []
+    if not prepared:
+        return []
+    return _write_new_clients(user, template, [card for _, card in prepared], numbers, fx, number_first=True)
 
 
 def prepared_name(prepared, index: int) -> str:
