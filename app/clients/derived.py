@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-from pypinyin import Style, lazy_pinyin
+from pypinyin import lazy_pinyin
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm.attributes import set_committed_value
@@ -54,23 +54,41 @@ _GRAM_RUN = re.compile(f"[0-9a-z{_CJK}]+")
 _NON_WORD = re.compile(r"[\W_]+")
 
 
-def name_pinyin(name: str) -> str:
+def name_pinyin(name: str, syllables: list[str] | None = None) -> str:
     """Full pinyin and initials of a name with Chinese in it ("中联重科" -> "zhonglianzhongke zlzk"), for search;
-    empty for a name without Chinese."""
+    empty for a name without Chinese. `syllables`: lazy_pinyin(name), when the caller has it already."""
     if not name or not CJK_CHAR.search(name):
         return ""
-    full = "".join(lazy_pinyin(name)).lower()
-    initials = "".join(lazy_pinyin(name, style=Style.FIRST_LETTER)).lower()
+    syllables = lazy_pinyin(name) if syllables is None else syllables
+    full = "".join(syllables).lower()
+    initials = "".join(_initials(name, syllables)).lower()
     keep = lambda s: "".join(ch for ch in s if ch.isascii() and ch.isalnum())  # noqa: E731
     return f"{keep(full)} {keep(initials)}"
 
 
-def name_sort_key(name: str) -> str:
+def _initials(name: str, syllables: list[str]) -> list[str]:
+    """lazy_pinyin(name, style=FIRST_LETTER) from lazy_pinyin(name): a character's syllable gives its first letter,
+    text without pinyin (Latin, digits, signs) stays as it is. An item is such text exactly when the name continues
+    with it: a syllable stands for one Chinese character, which never begins with the syllable's Latin letters."""
+    out, pos = [], 0
+    for item in syllables:
+        if name.startswith(item, pos):
+            out.append(item)
+            pos += len(item)
+        else:
+            out.append(item[:1])
+            pos += 1
+    return out
+
+
+def name_sort_key(name: str, syllables: list[str] | None = None) -> str:
     """The name's pinyin sort key: syllables and Latin words joined by ".", then " " and the name itself (homophones
     in a stable order, keys distinct): "zhong.lian 中联". Compared bytewise (SQLite's default, PostgreSQL's "C"
-    collation), so both databases order alike, and a name sorts before the longer names it begins."""
+    collation), so both databases order alike, and a name sorts before the longer names it begins. `syllables`:
+    lazy_pinyin of the normalized name, when the caller has it already."""
     name = normalize_text(name or "")
-    words = [w for part in lazy_pinyin(name) for w in _NON_WORD.split(part.lower()) if w]
+    syllables = lazy_pinyin(name) if syllables is None else syllables
+    words = [w for part in syllables for w in _NON_WORD.split(part.lower()) if w]
     return f"{'.'.join(words)[:400]} {name}"[:600]
 
 
@@ -104,14 +122,15 @@ def card_search_text(fields: Iterable[FieldDef], *, name: str, number: str, tags
     return normalize_text(" ".join(p for p in parts if p)).lower()[:20000]
 
 
-def build_search_text(template: CardTemplate, client: Client, fx: FieldIndex | None = None) -> str:
+def build_search_text(template: CardTemplate, client: Client, fx: FieldIndex | None = None,
+                      syllables: list[str] | None = None) -> str:
     if fx is None:
         return card_search_text(fields_by_key(template).values(), name=client.name, number=client.number,
                                 tags=client.tags, values=client.values or {})
     # The same text as card_search_text, walking only the fields the card has a value for.
     values = client.values or {}
     name = client.name or ""
-    parts = [name, name_pinyin(name), client.number or "", " ".join(client.tags or [])]
+    parts = [name, name_pinyin(name, syllables), client.number or "", " ".join(client.tags or [])]
     for key, ftype, _fd in fx.shareable:
         if key not in values:
             continue
@@ -235,9 +254,12 @@ def derive_columns(template: CardTemplate, client: Client, fx: FieldIndex | None
     A batch passes its FieldIndex and grading rules, built once."""
     client.completeness = completeness(template, client.values or {}, fx)
     before = client.search_text
-    client.search_text = build_search_text(template, client, fx)
+    name = client.name or ""
+    # The name's pinyin once for its search text and its sort key (both read the normalized name).
+    syllables = lazy_pinyin(name) if fx is not None and name == normalize_text(name) else None
+    client.search_text = build_search_text(template, client, fx, syllables)
     apply_grade(client, rules)  # the tenant's grading rules; a manual override stays
-    client.name_sort = name_sort_key(client.name)
+    client.name_sort = name_sort_key(client.name, syllables)
     client._search_changed = client.search_text != before
 
 
