@@ -71,6 +71,8 @@ def main():
     ap.add_argument("--rows", type=int, default=10000)
     ap.add_argument("--followups", type=int, default=0, help="then import this many follow-up rows (维护记录)")
     ap.add_argument("--batch-api", type=int, default=0, help="post this many cards to POST /api/v1/clients/batch")
+    ap.add_argument("--on-duplicate", default="create", choices=("create", "skip", "update"),
+                    help="what a row matching an existing card does (skip, the form's default, checks every row)")
     args = ap.parse_args()
     if not os.environ.get("DATABASE_URL"):
         path = HERE / "imports.sqlite"
@@ -109,7 +111,7 @@ def main():
             data = workbook(args.rows, list(fields_by_key(template, include_archived=False).values()))
             t0 = time.perf_counter()
             sheet = read_sheet("bench.xlsx", data, None, imports.known_labels(template), max_rows=10**6)
-            imp = ImportRun(created_by_id=uid, filename="bench.xlsx", data=data, on_duplicate="create")
+            imp = ImportRun(created_by_id=uid, filename="bench.xlsx", data=data, on_duplicate=args.on_duplicate)
             imp.mapping = imports.auto_mapping(template, sheet)
             db.session.add(imp)
             db.session.commit()
@@ -144,7 +146,7 @@ def main():
                 print(f"| follow-ups | {args.followups} rows | {fimp.created} written, {len(fimp.problems)} reported "
                       f"| {t_fu:.1f} s ({args.followups / t_fu:.0f} rows/s) |", flush=True)
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"| {db.engine.dialect.name} | {args.rows} rows | upload check {t_read:.1f} s | import {t_import:.1f} s "
+        print(f"| {db.engine.dialect.name} | {args.rows} rows, {args.on_duplicate} | upload check {t_read:.1f} s | import {t_import:.1f} s "
               f"({args.rows / t_import:.0f} rows/s) | export xlsx {t_export:.1f} s | peak RSS {rss:.0f} MB |")
 
 

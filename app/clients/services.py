@@ -179,9 +179,11 @@ def _prepare_client(user: User, template: CardTemplate, *, name: str, stage: str
                     owner_id: int | None = None, tags=None, fields: dict | None = None, co_owner_ids=None,
                     allow_duplicate: bool = False, enforce_required: bool = True,
                     assignable: set[int] | None = None, fx: FieldIndex | None = None,
-                    rules: dict | None = None, person_ids: set[int] | None = None) -> _NewCard:
+                    rules: dict | None = None, person_ids: set[int] | None = None,
+                    parsed: tuple[dict, dict] | None = None) -> _NewCard:
     """Everything about a new card that needs no write: access, validation, duplicates, derived columns. A batch
-    passes what it read once for all its cards (field index, grading rules, colleagues)."""
+    passes what it read once for all its cards (field index, grading rules, colleagues); `parsed`: what
+    parse_fields gave for these `fields` already (the import parses a row once to look for its card)."""
     fx = fx if fx is not None else FieldIndex(template)
     require(user, "clients.create", message=_l("Your role cannot create client cards."))
     tenant = current_tenant()
@@ -196,7 +198,8 @@ def _prepare_client(user: User, template: CardTemplate, *, name: str, stage: str
         raise NotAllowed(_l("Sensitive fields can be filled only by admins and the card's owners."))
     errors = _check_meta(tenant, name=name, stage=stage, owner_id=owner_id, tags=tags, co_owner_ids=co_owner_ids,
                          assignable=assignable)
-    values, field_errors = parse_fields(template, fields or {}, fx=fx, person_ids=person_ids)
+    values, field_errors = parsed if parsed is not None else parse_fields(template, fields or {}, fx=fx,
+                                                                          person_ids=person_ids)
     errors.update(field_errors)
     values = {k: v for k, v in values.items() if not is_empty(v)}
     if enforce_required:

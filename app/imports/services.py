@@ -371,7 +371,7 @@ def run_import(job: jobs.Job, user: User) -> dict:
         while chunk:
             try:
                 with db.session.begin_nested():
-                    made = create_clients(user, [c.item for c in chunk], template=template,
+                    made = create_clients(user, [_with_parsed(c, lookup) for c in chunk], template=template,
                                           allow_duplicate=allow_duplicate)
                 created_ids.extend(c.id for c in made)
                 break
@@ -436,6 +436,12 @@ def _duplicate_message(candidates) -> str:
     return _("Skipped: a colleague (%(owner)s) already has this client.", owner=c.owner_name)
 
 
+def _with_parsed(it: RowItem, lookup) -> dict:
+    """The row's create_clients arguments, with its fields as the duplicate lookup parsed them (not parsed twice)."""
+    parsed = lookup.parsed.get(id(it)) if lookup is not None else None
+    return it.item if parsed is None else {**it.item, "parsed": parsed}
+
+
 class _Lookup:
     """The existing card each row matches (_existing), looked up for many rows at once: their client numbers in one
     query, their fields parsed with the template read once, their match keys in one query per key kind. A row whose
@@ -450,6 +456,7 @@ class _Lookup:
         self.person_ids = active_user_ids() if any(fd.type == "person" for fd in self.fx.all.values()) else None
         self.by_number: dict[str, Client] = {}
         self.keys: dict[int, set | None] = {}  # id(row) -> its match keys (None: its fields do not parse)
+        self.parsed: dict[int, tuple[dict, dict]] = {}  # id(row) -> parse_fields of its fields, for create_clients
         self.hits: dict[tuple, list[int]] = {}
         self.changed_ids: set[int] = set()
         self.changed_keys: set[tuple] = set()
@@ -465,6 +472,7 @@ class _Lookup:
         wanted = set()
         for it in rows:
             values, errors = parse_fields(self.template, it.item["fields"], fx=self.fx, person_ids=self.person_ids)
+            self.parsed[id(it)] = (values, errors)
             keys = None if errors else match_keys(self.template, it.name, {k: v for k, v in values.items()
                                                                            if not is_empty(v)}, self.fx)
             self.keys[id(it)] = keys
