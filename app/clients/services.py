@@ -4,8 +4,10 @@ app.clients.access, derived data in app.clients.derived, history in app.clients.
 app.clients.numbers."""
 from __future__ import annotations
 
+import gc
 import re
 import secrets
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -301,6 +303,20 @@ class BatchInvalid(Exception):
         self.errors = errors
 
 
+@contextmanager
+def gc_paused():
+    """Python's cycle collector paused for one bounded batch (at most a few thousand cards): the batch allocates
+    many small objects, each allocation burst set off a full collection over the whole process's heap (a quarter
+    of a batch's time). Nothing is lost: cycles made meanwhile are collected once it is back on."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def create_clients(user: User, items, *, template: CardTemplate | None = None, allow_duplicate: bool = False,
                    enforce_required: bool = True, numbers: list[str] | None = None) -> list[Client]:
     """Create many cards at once (import, API batch): every item is the keyword arguments of `create_client`.
@@ -308,6 +324,13 @@ def create_clients(user: User, items, *, template: CardTemplate | None = None, a
     rolls back). The bulk write path lives here so that import and the API share it: every item is validated
     first, then all are written in a few statements and numbered with one bump of the counter. An item that
     looks like an earlier item of the same batch is a duplicate too (unless allow_duplicate)."""
+    with gc_paused():
+        return _create_clients(user, items, template=template, allow_duplicate=allow_duplicate,
+                               enforce_required=enforce_required, numbers=numbers)
+
+
+def _create_clients(user: User, items, *, template: CardTemplate | None = None, allow_duplicate: bool = False,
+                    enforce_required: bool = True, numbers: list[str] | None = None) -> list[Client]:
     items = list(items)
     check_limit(current_tenant(), "clients", adding=len(items))  # once, before anything is written
     template = template or cached_template()

@@ -19,7 +19,7 @@ from app.clients.access import NotAllowed, assignable_user_ids
 from app.clients.duplicates import DuplicateFound, candidates_of, find_duplicates
 from app.clients.models import Client, ClientChange, ClientCoOwner, ClientFieldValue, ClientMatchKey, ClientView
 from app.clients.services import (BatchInvalid, ValidationFailed, VersionConflict, clean_tags, create_clients,
-                                  missing_required, parse_fields, set_archived, update_client)
+                                  gc_paused, missing_required, parse_fields, set_archived, update_client)
 from app.db_types import utcnow
 from app.extensions import db
 from app.imports.models import ImportRun
@@ -333,7 +333,8 @@ def run_import(job: jobs.Job, user: User) -> dict:
     done = 0
     lookup = _Lookup(user, template) if imp.on_duplicate in ("skip", "update") else None
     for start in range(0, len(items), CHUNK) if lookup is not None else ():
-        lookup.prefetch([it for it in items[start:start + CHUNK] if not it.problems])
+        with gc_paused():
+            lookup.prefetch([it for it in items[start:start + CHUNK] if not it.problems])
     for it in items:
         if it.problems:
             for column, msg in it.problems:
