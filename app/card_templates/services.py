@@ -85,7 +85,7 @@ class FieldIndex:
     once per batch, not per card, so validating and deriving a card does not walk the template's ORM objects again.
     It reflects the template when it was built: never keep one across a change to the template."""
 
-    __slots__ = ("all", "active", "_specs", "required", "core", "shareable", "index_kinds")
+    __slots__ = ("all", "active", "_specs", "required", "core", "shareable", "index_kinds", "parse", "keyed")
 
     def __init__(self, template: CardTemplate):
         from app.values import FIELD_TYPES
@@ -100,6 +100,14 @@ class FieldIndex:
         # Fields whose values may be copied into derived data, in template order: (key, type, field).
         self.shareable: list[tuple[str, str, FieldDef]] = [(k, f.type, f) for k, f in self.all.items()
                                                            if not f.sensitive]
+        # Per field what parsing a value needs: (field, type, archived, retired options to watch).
+        self.parse: dict[str, tuple[FieldDef, str, bool, bool]] = {
+            k: (f, f.type, bool(f.archived), f.type in ("select", "multiselect") and bool(f.retired_options))
+            for k, f in self.all.items()}
+        # The shareable fields that can give duplicate match keys: (key, type, identifier, field).
+        self.keyed: list[tuple[str, str, bool, FieldDef]] = [
+            (k, t, bool(f.identifier), f) for k, t, f in self.shareable
+            if t in ("table", "phone", "email") or f.identifier]
         self.index_kinds: list[tuple[str, str]] = []
         for k, t, _f in self.shareable:
             ft = FIELD_TYPES.get(t)

@@ -152,8 +152,9 @@ def card_match_keys(fields: Iterable[FieldDef], name: str, values: dict,
     if norm:
         keys.add(("name", norm[:200]))
     values = values or {}
-    shareable = [fd for key, _t, fd in fx.shareable if key in values] if fx is not None else _shareable(fields)
-    for fd in shareable:
+    if fx is not None:
+        return keys | _keyed_match_keys(fx, values)
+    for fd in _shareable(fields):
         value = values.get(fd.key)
         if is_empty(value):
             continue
@@ -166,10 +167,33 @@ def card_match_keys(fields: Iterable[FieldDef], name: str, values: dict,
         elif fd.type in ("phone", "email"):
             keys |= _contact_keys(fd.type, value)
         elif fd.identifier:
-            norm_value = normalize_text(display_value(fd.type, value, fx.spec(fd.key) if fx is not None
-                                                      else fd.spec())).lower().replace(" ", "")
+            norm_value = normalize_text(display_value(fd.type, value, fd.spec())).lower().replace(" ", "")
             if norm_value:
                 keys.add((f"field:{fd.key}", norm_value[:200]))
+    return keys
+
+
+def _keyed_match_keys(fx: FieldIndex, values: dict) -> set[tuple[str, str]]:
+    """card_match_keys' keys of the values, from the fields that can give one (FieldIndex.keyed)."""
+    keys = set()
+    for key, ftype, identifier, fd in fx.keyed:
+        if key not in values:
+            continue
+        value = values[key]
+        if is_empty(value):
+            continue
+        if ftype == "table":
+            for row in value if isinstance(value, list) else []:
+                for col in fd.columns or []:
+                    if col.get("type") in ("phone", "email") and isinstance(row, dict) \
+                            and not is_empty(row.get(col["key"])):
+                        keys |= _contact_keys(col["type"], row[col["key"]])
+        elif ftype in ("phone", "email"):
+            keys |= _contact_keys(ftype, value)
+        elif identifier:
+            norm_value = normalize_text(display_value(ftype, value, fx.spec(key))).lower().replace(" ", "")
+            if norm_value:
+                keys.add((f"field:{key}", norm_value[:200]))
     return keys
 
 

@@ -71,7 +71,11 @@ def parse_fields(template: CardTemplate, raw: dict, *, allow_retired: bool = Fal
                  fx: FieldIndex | None = None) -> tuple[dict, dict]:
     """Parse raw input for the given field keys: (values with None for cleared keys, errors). A batch passes its
     FieldIndex (and the active colleagues' ids), built once."""
-    fields = fx.all if fx is not None else fields_by_key(template)
+    if fx is not None:
+        if person_ids is None and any(fx.parse[k][1] == "person" for k in raw if k in fx.parse):
+            person_ids = active_user_ids()
+        return _parse_fields_fx(fx, raw, allow_retired, person_ids, current)
+    fields = fields_by_key(template)
     if person_ids is None and any(fields.get(k) and fields[k].type == "person" for k in raw):
         person_ids = active_user_ids()
     values, errors = {}, {}
@@ -84,12 +88,36 @@ def parse_fields(template: CardTemplate, raw: dict, *, allow_retired: bool = Fal
             errors[key] = _l("The field %(label)s is archived; restore it to edit its value.", label=fd.label)
             continue
         try:
-            spec = {**fx.spec(key), "allow_retired": True, "person_ids": person_ids} if fx is not None \
-                else fd.spec(allow_retired=True, person_ids=person_ids)
-            values[key] = parse_value(fd.type, raw_value, spec)
+            values[key] = parse_value(fd.type, raw_value, fd.spec(allow_retired=True, person_ids=person_ids))
             if not allow_retired and _adds_retired_option(fd, values[key], (current or {}).get(key)):
                 # Re-parse strictly for the value library's own message naming the retired option.
                 parse_value(fd.type, raw_value, fd.spec(allow_retired=False, person_ids=person_ids))
+        except InvalidValue as e:
+            values.pop(key, None)
+            errors[key] = e.message
+    return values, errors
+
+
+def _parse_fields_fx(fx: FieldIndex, raw: dict, allow_retired: bool, person_ids, current) -> tuple[dict, dict]:
+    """parse_fields with the template's FieldIndex (a batch): the same values and errors."""
+    values, errors = {}, {}
+    plain = fx.parse
+    for key, raw_value in raw.items():
+        entry = plain.get(key)
+        if entry is None:
+            errors[key] = _l("There is no field %(key)s on this card.", key=key)
+            continue
+        fd, ftype, archived, watch_retired = entry
+        if archived:
+            errors[key] = _l("The field %(label)s is archived; restore it to edit its value.", label=fd.label)
+            continue
+        try:
+            values[key] = parse_value(ftype, raw_value, {**fx.spec(key), "allow_retired": True,
+                                                         "person_ids": person_ids})
+            if watch_retired and not allow_retired and _adds_retired_option(fd, values[key],
+                                                                            (current or {}).get(key)):
+                # Re-parse strictly for the value library's own message naming the retired option.
+                parse_value(ftype, raw_value, fd.spec(allow_retired=False, person_ids=person_ids))
         except InvalidValue as e:
             values.pop(key, None)
             errors[key] = e.message
