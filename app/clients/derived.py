@@ -7,6 +7,7 @@ Sensitive values stay in the card: no derived column or side row holds a value o
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Iterable
 
 from pypinyin import lazy_pinyin
@@ -52,6 +53,7 @@ CJK_CHAR = re.compile(f"[{_CJK}]")
 GRAM_CHARS = re.compile(f"^[0-9a-z{_CJK}]+$")
 _GRAM_RUN = re.compile(f"[0-9a-z{_CJK}]+")
 _NON_WORD = re.compile(r"[\W_]+")
+_PLAIN_TEXT = frozenset({"text", "textarea"})  # their search text is their NFKC, lower-case words
 
 
 def name_pinyin(name: str, syllables: list[str] | None = None) -> str:
@@ -136,6 +138,9 @@ def build_search_text(template: CardTemplate, client: Client, fx: FieldIndex | N
             continue
         value = values[key]
         if is_empty(value):
+            continue
+        if ftype in _PLAIN_TEXT:  # search_text of a text value, without its dispatch (most of a card's values)
+            parts.append(" ".join(unicodedata.normalize("NFKC", str(value)).lower().split()))
             continue
         try:
             parts.append(search_text(ftype, value, fx.spec(key)))
