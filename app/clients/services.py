@@ -13,6 +13,7 @@ from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, delete, func, insert, select
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -281,10 +282,19 @@ def _write_new_clients(user: User, template: CardTemplate, cards: list[_NewCard]
             if client.number in client.search_text:
                 client.search_text = client.search_text.replace(client.number, number.lower())
             client.number = number
-    rows = [{"tenant_id": tid, "version": 1, **{k: getattr(card.client, k) for k in _INSERT_COLUMNS}} for card in cards]
-    # One multi-row INSERT; the rows come back in any order, matched to the cards by their unique placeholders.
-    by_placeholder = {c.number: c for c in db.session.scalars(insert(Client).returning(Client), rows)}
-    clients = [by_placeholder[row["number"]] for row in rows]
+    rows = [{"tenant_id": tid, "version": 1, "archived_at": None,
+             **{k: getattr(card.client, k) for k in _INSERT_COLUMNS}} for card in cards]
+    # One multi-row INSERT returning only the ids, in any order, matched to the cards by their unique numbers (or
+    # placeholders); the prepared cards, every column set, become the session's persistent cards as if loaded.
+    table = Client.__table__
+    ids = dict(db.session.execute(insert(table).returning(table.c.number, table.c.id), rows).all())
+    clients = []
+    for card, row in zip(cards, rows):
+        client = card.client
+        client.id, client.tenant_id, client.version, client.archived_at = ids[row["number"]], tid, 1, None
+        make_transient_to_detached(client)
+        clients.append(client)
+    db.session.add_all(clients)
     links = {c.id: [ClientCoOwner(tenant_id=tid, client_id=c.id, user_id=uid) for uid in card.co_owner_ids]
              for c, card in zip(clients, cards)}
     every_link = [link for group in links.values() for link in group]
