@@ -90,18 +90,14 @@ class InvalidValue(Exception):
 # small helpers
 
 
+_HALFWIDTH = {o: o - 0xFEE0 for o in (*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B))}
+_HALFWIDTH[0x3000] = 0x20
+
+
 def _halfwidth_ascii(s: str) -> str:
-    """Full-width ASCII letters/digits and the ideographic space to half-width; nothing else."""
-    out = []
-    for ch in s:
-        o = ord(ch)
-        if 0xFF10 <= o <= 0xFF19 or 0xFF21 <= o <= 0xFF3A or 0xFF41 <= o <= 0xFF5A:
-            out.append(chr(o - 0xFEE0))
-        elif o == 0x3000:
-            out.append(" ")
-        else:
-            out.append(ch)
-    return "".join(out)
+    """Full-width ASCII letters/digits and the ideographic space to half-width; nothing else (a hot path of
+    imports: one str.translate)."""
+    return s if s.isascii() else s.translate(_HALFWIDTH)
 
 
 _DROP_CF = {"\u200b", "\ufeff", "\u2060"}

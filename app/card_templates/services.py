@@ -78,3 +78,46 @@ def load_template() -> CardTemplate:
 
 def fields_by_key(template: CardTemplate, include_archived: bool = True) -> dict[str, FieldDef]:
     return {f.key: f for s in template.sections for f in s.fields if include_archived or not f.archived}
+
+
+class FieldIndex:
+    """A plain snapshot of a template's fields for the hot loops of a batch (import, `POST /clients/batch`): built
+    once per batch, not per card, so validating and deriving a card does not walk the template's ORM objects again.
+    It reflects the template when it was built: never keep one across a change to the template."""
+
+    __slots__ = ("all", "active", "_specs", "required", "core", "shareable", "index_kinds", "parse", "keyed")
+
+    def __init__(self, template: CardTemplate):
+        from app.values import FIELD_TYPES
+
+        self.all: dict[str, FieldDef] = fields_by_key(template)
+        self.active: dict[str, FieldDef] = {k: f for k, f in self.all.items() if not f.archived}
+        from app.clients.derived import core_fields
+
+        self._specs: dict[str, dict] = {}
+        self.required: list[FieldDef] = [f for f in self.active.values() if f.required]
+        self.core: list[FieldDef] = core_fields(template)
+        # Fields whose values may be copied into derived data, in template order: (key, type, field).
+        self.shareable: list[tuple[str, str, FieldDef]] = [(k, f.type, f) for k, f in self.all.items()
+                                                           if not f.sensitive]
+        # Per field what parsing a value needs: (field, type, archived, retired options to watch).
+        self.parse: dict[str, tuple[FieldDef, str, bool, bool]] = {
+            k: (f, f.type, bool(f.archived), f.type in ("select", "multiselect") and bool(f.retired_options))
+            for k, f in self.all.items()}
+        # The shareable fields that can give duplicate match keys: (key, type, identifier, field).
+        self.keyed: list[tuple[str, str, bool, FieldDef]] = [
+            (k, t, bool(f.identifier), f) for k, t, f in self.shareable
+            if t in ("table", "phone", "email") or f.identifier]
+        self.index_kinds: list[tuple[str, str]] = []
+        for k, t, _f in self.shareable:
+            ft = FIELD_TYPES.get(t)
+            if ft is not None and ft.index in ("num", "multi", "txt"):
+                self.index_kinds.append((k, ft.index))
+
+    def spec(self, key: str) -> dict:
+        """The value library's spec of a field, built once (read-only: the value library never changes a spec)."""
+        spec = self._specs.get(key)
+        if spec is None:
+            spec = self._specs[key] = self.all[key].spec()
+        return spec
+

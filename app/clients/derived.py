@@ -7,15 +7,16 @@ Sensitive values stay in the card: no derived column or side row holds a value o
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Iterable
 
-from pypinyin import Style, lazy_pinyin
+from pypinyin import lazy_pinyin
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.card_templates.models import CardTemplate, FieldDef
-from app.card_templates.services import fields_by_key
+from app.card_templates.services import FieldIndex, fields_by_key
 from app.clients.models import Client, ClientFieldValue, ClientMatchKey, ClientSearchGrams
 from app.extensions import db
 from app.followups.grading import apply_grade
@@ -42,9 +43,9 @@ def core_fields(template: CardTemplate) -> list[FieldDef]:
     return out
 
 
-def completeness(template: CardTemplate, values: dict) -> float:
+def completeness(template: CardTemplate, values: dict, fx: FieldIndex | None = None) -> float:
     """Share of the card's core filled, required fields weighing three times as much."""
-    return _completeness_of(core_fields(template), values)
+    return _completeness_of(fx.core if fx is not None else core_fields(template), values)
 
 
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -52,38 +53,54 @@ CJK_CHAR = re.compile(f"[{_CJK}]")
 GRAM_CHARS = re.compile(f"^[0-9a-z{_CJK}]+$")
 _GRAM_RUN = re.compile(f"[0-9a-z{_CJK}]+")
 _NON_WORD = re.compile(r"[\W_]+")
+_PLAIN_TEXT = frozenset({"text", "textarea"})  # their search text is their NFKC, lower-case words
 
 
-def name_pinyin(name: str) -> str:
+def name_pinyin(name: str, syllables: list[str] | None = None) -> str:
     """Full pinyin and initials of a name with Chinese in it ("中联重科" -> "zhonglianzhongke zlzk"), for search;
-    empty for a name without Chinese."""
+    empty for a name without Chinese. `syllables`: lazy_pinyin(name), when the caller has it already."""
     if not name or not CJK_CHAR.search(name):
         return ""
-    full = "".join(lazy_pinyin(name)).lower()
-    initials = "".join(lazy_pinyin(name, style=Style.FIRST_LETTER)).lower()
+    syllables = lazy_pinyin(name) if syllables is None else syllables
+    full = "".join(syllables).lower()
+    initials = "".join(_initials(name, syllables)).lower()
     keep = lambda s: "".join(ch for ch in s if ch.isascii() and ch.isalnum())  # noqa: E731
     return f"{keep(full)} {keep(initials)}"
 
 
-def name_sort_key(name: str) -> str:
+def _initials(name: str, syllables: list[str]) -> list[str]:
+    """lazy_pinyin(name, style=FIRST_LETTER) from lazy_pinyin(name): a character's syllable gives its first letter,
+    text without pinyin (Latin, digits, signs) stays as it is. An item is such text exactly when the name continues
+    with it: a syllable stands for one Chinese character, which never begins with the syllable's Latin letters."""
+    out, pos = [], 0
+    for item in syllables:
+        if name.startswith(item, pos):
+            out.append(item)
+            pos += len(item)
+        else:
+            out.append(item[:1])
+            pos += 1
+    return out
+
+
+def name_sort_key(name: str, syllables: list[str] | None = None) -> str:
     """The name's pinyin sort key: syllables and Latin words joined by ".", then " " and the name itself (homophones
     in a stable order, keys distinct): "zhong.lian 中联". Compared bytewise (SQLite's default, PostgreSQL's "C"
-    collation), so both databases order alike, and a name sorts before the longer names it begins."""
+    collation), so both databases order alike, and a name sorts before the longer names it begins. `syllables`:
+    lazy_pinyin of the normalized name, when the caller has it already."""
     name = normalize_text(name or "")
-    words = [w for part in lazy_pinyin(name) for w in _NON_WORD.split(part.lower()) if w]
+    syllables = lazy_pinyin(name) if syllables is None else syllables
+    words = [w for part in syllables for w in _NON_WORD.split(part.lower()) if w]
     return f"{'.'.join(words)[:400]} {name}"[:600]
 
 
 def search_grams(text: str) -> str:
     """Every CJK character and every adjacent pair of CJK characters, letters or digits of a search text, distinct
     and space-separated: a one- or two-character term is in the text exactly when it is among these."""
-    grams = set()
-    for run in _GRAM_RUN.findall(text or ""):
-        for i, ch in enumerate(run):
-            if CJK_CHAR.match(ch):
-                grams.add(ch)
-            if i + 1 < len(run):
-                grams.add(run[i:i + 2])
+    text = text or ""
+    grams = set(CJK_CHAR.findall(text))  # every CJK character is inside a run
+    for run in _GRAM_RUN.findall(text):
+        grams.update(map(str.__add__, run, run[1:]))
     return " ".join(sorted(grams))
 
 
@@ -107,19 +124,43 @@ def card_search_text(fields: Iterable[FieldDef], *, name: str, number: str, tags
     return normalize_text(" ".join(p for p in parts if p)).lower()[:20000]
 
 
-def build_search_text(template: CardTemplate, client: Client) -> str:
-    return card_search_text(fields_by_key(template).values(), name=client.name, number=client.number,
-                            tags=client.tags, values=client.values or {})
+def build_search_text(template: CardTemplate, client: Client, fx: FieldIndex | None = None,
+                      syllables: list[str] | None = None) -> str:
+    if fx is None:
+        return card_search_text(fields_by_key(template).values(), name=client.name, number=client.number,
+                                tags=client.tags, values=client.values or {})
+    # The same text as card_search_text, walking only the fields the card has a value for.
+    values = client.values or {}
+    name = client.name or ""
+    parts = [name, name_pinyin(name, syllables), client.number or "", " ".join(client.tags or [])]
+    for key, ftype, _fd in fx.shareable:
+        if key not in values:
+            continue
+        value = values[key]
+        if is_empty(value):
+            continue
+        if ftype in _PLAIN_TEXT:  # search_text of a text value, without its dispatch (most of a card's values)
+            parts.append(" ".join(unicodedata.normalize("NFKC", str(value)).lower().split()))
+            continue
+        try:
+            parts.append(search_text(ftype, value, fx.spec(key)))
+        except Exception:  # a stored value never blocks a save
+            parts.append(str(value))
+    return normalize_text(" ".join(p for p in parts if p)).lower()[:20000]
 
 
-def card_match_keys(fields: Iterable[FieldDef], name: str, values: dict) -> set[tuple[str, str]]:
+def card_match_keys(fields: Iterable[FieldDef], name: str, values: dict,
+                    fx: FieldIndex | None = None) -> set[tuple[str, str]]:
     """Normalized keys for duplicate detection; empty values and sensitive fields never produce a key."""
     keys = set()
     norm = normalize_company_name(name or "")
     if norm:
         keys.add(("name", norm[:200]))
+    values = values or {}
+    if fx is not None:
+        return keys | _keyed_match_keys(fx, values)
     for fd in _shareable(fields):
-        value = (values or {}).get(fd.key)
+        value = values.get(fd.key)
         if is_empty(value):
             continue
         if fd.type == "table":
@@ -137,7 +178,34 @@ def card_match_keys(fields: Iterable[FieldDef], name: str, values: dict) -> set[
     return keys
 
 
-def match_keys(template: CardTemplate, name: str, values: dict) -> set[tuple[str, str]]:
+def _keyed_match_keys(fx: FieldIndex, values: dict) -> set[tuple[str, str]]:
+    """card_match_keys' keys of the values, from the fields that can give one (FieldIndex.keyed)."""
+    keys = set()
+    for key, ftype, identifier, fd in fx.keyed:
+        if key not in values:
+            continue
+        value = values[key]
+        if is_empty(value):
+            continue
+        if ftype == "table":
+            for row in value if isinstance(value, list) else []:
+                for col in fd.columns or []:
+                    if col.get("type") in ("phone", "email") and isinstance(row, dict) \
+                            and not is_empty(row.get(col["key"])):
+                        keys |= _contact_keys(col["type"], row[col["key"]])
+        elif ftype in ("phone", "email"):
+            keys |= _contact_keys(ftype, value)
+        elif identifier:
+            norm_value = normalize_text(display_value(ftype, value, fx.spec(key))).lower().replace(" ", "")
+            if norm_value:
+                keys.add((f"field:{key}", norm_value[:200]))
+    return keys
+
+
+def match_keys(template: CardTemplate, name: str, values: dict,
+               fx: FieldIndex | None = None) -> set[tuple[str, str]]:
+    if fx is not None:
+        return card_match_keys((), name, values, fx)
     return card_match_keys(fields_by_key(template).values(), name, values)
 
 
@@ -154,24 +222,33 @@ def write_match_keys(template: CardTemplate, client: Client) -> None:
     insert_match_keys([(client, match_keys(template, client.name, client.values or {}))])
 
 
-def field_value_rows(template: CardTemplate, values: dict) -> list[tuple[str, float | None, str | None]]:
+def field_value_rows(template: CardTemplate, values: dict,
+                     fx: FieldIndex | None = None) -> list[tuple[str, float | None, str | None]]:
     """(key, num, txt) rows of ClientFieldValue for a card's values: what the list filters and sorts by."""
-    return [row for fd in fields_by_key(template).values() for row in _field_value_rows(fd, values.get(fd.key))]
+    if fx is None:
+        return [row for fd in fields_by_key(template).values() for row in _field_value_rows(fd, values.get(fd.key))]
+    # The same rows, from the non-sensitive indexed fields the card has a value for.
+    return [row for key, index in fx.index_kinds if key in values for row in _index_rows(key, index, values[key])]
 
 
 def _field_value_rows(fd: FieldDef, value) -> list[tuple[str, float | None, str | None]]:
     if fd.sensitive or is_empty(value):
         return []
     ft = FIELD_TYPES.get(fd.type)
-    index = ft.index if ft else None
+    return _index_rows(fd.key, ft.index if ft else None, value)
+
+
+def _index_rows(key: str, index: str | None, value) -> list[tuple[str, float | None, str | None]]:
+    if is_empty(value):
+        return []
     if index == "num":
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return [(fd.key, float(value), None)]
+            return [(key, float(value), None)]
     elif index == "multi":
-        return [(fd.key, None, o[:200]) for o in dict.fromkeys(value if isinstance(value, list) else [value])
+        return [(key, None, o[:200]) for o in dict.fromkeys(value if isinstance(value, list) else [value])
                 if isinstance(o, str)]
     elif index == "txt" and isinstance(value, str):
-        return [(fd.key, None, value[:200])]
+        return [(key, None, value[:200])]
     return []
 
 
@@ -200,13 +277,18 @@ def write_field_values(template: CardTemplate, client: Client) -> None:
             {"tenant_id": client.tenant_id, "client_id": client.id, "key": k, "num": n, "txt": t} for k, n, t in rows])
 
 
-def derive_columns(template: CardTemplate, client: Client) -> None:
-    """Set the card's own derived columns before its flush, so one save is one UPDATE and one version."""
-    client.completeness = completeness(template, client.values or {})
+def derive_columns(template: CardTemplate, client: Client, fx: FieldIndex | None = None,
+                   rules: dict | None = None) -> None:
+    """Set the card's own derived columns before its flush, so one save is one UPDATE and one version.
+    A batch passes its FieldIndex and grading rules, built once."""
+    client.completeness = completeness(template, client.values or {}, fx)
     before = client.search_text
-    client.search_text = build_search_text(template, client)
-    apply_grade(client)  # the tenant's grading rules; a manual override stays
-    client.name_sort = name_sort_key(client.name)
+    name = client.name or ""
+    # The name's pinyin once for its search text and its sort key (both read the normalized name).
+    syllables = lazy_pinyin(name) if fx is not None and name == normalize_text(name) else None
+    client.search_text = build_search_text(template, client, fx, syllables)
+    apply_grade(client, rules)  # the tenant's grading rules; a manual override stays
+    client.name_sort = name_sort_key(client.name, syllables)
     client._search_changed = client.search_text != before
 
 
@@ -250,10 +332,10 @@ def insert_match_keys(pairs) -> None:
         db.session.execute(ClientMatchKey.__table__.insert(), rows)
 
 
-def insert_field_values(template: CardTemplate, clients: list[Client]) -> None:
+def insert_field_values(template: CardTemplate, clients: list[Client], fx: FieldIndex | None = None) -> None:
     """Value index rows of new cards, one statement."""
     rows = [{"tenant_id": c.tenant_id, "client_id": c.id, "key": k, "num": n, "txt": t}
-            for c in clients for k, n, t in field_value_rows(template, c.values or {})]
+            for c in clients for k, n, t in field_value_rows(template, c.values or {}, fx)]
     if rows:
         db.session.execute(ClientFieldValue.__table__.insert(), rows)
 

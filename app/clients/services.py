@@ -4,25 +4,29 @@ app.clients.access, derived data in app.clients.derived, history in app.clients.
 app.clients.numbers."""
 from __future__ import annotations
 
+import gc
 import re
 import secrets
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, delete, func, insert, select
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.accounts.models import AuditRecord, Tenant, User
 from app.card_templates.models import CardTemplate, FieldDef
 from app.card_templates.cache import cached_template
-from app.card_templates.services import fields_by_key
+from app.card_templates.services import FieldIndex, fields_by_key
 from app.clients.access import (NotAllowed, assignable_user_ids, check_limit, is_admin, require, unreadable_keys,
                                 visible_clients)
 from app.clients.derived import (derive_columns, insert_field_values, insert_match_keys, match_keys,
                                  write_match_keys, write_search_grams, write_side_rows)
-from app.clients.duplicates import DuplicateCandidate, DuplicateFound, find_duplicates
+from app.clients.duplicates import (DuplicateCandidate, DuplicateFound, candidates_of, existing_matches,
+                                   find_duplicates)
 from app.clients.history import field_last_changed, record_change
 from app.clients.models import (Client, ClientChange, ClientCoOwner, ClientFieldValue, ClientMatchKey,
                                 ClientSearchGrams, ClientView)
@@ -30,6 +34,7 @@ from app.clients.numbers import allocate_numbers
 from app.db_types import utcnow
 from app.extensions import db
 from app.followups.contacts import CHURN_STAGE, churn_reasons, refresh_contacts
+from app.followups.grading import current_rules
 from app.followups.models import ClientContact
 from app.tenancy import current_tenant
 from app.values import InvalidValue, is_empty, normalize_text, parse_value
@@ -63,8 +68,14 @@ def active_user_ids() -> set[int]:
 
 
 def parse_fields(template: CardTemplate, raw: dict, *, allow_retired: bool = False,
-                 person_ids: set[int] | None = None, current: dict | None = None) -> tuple[dict, dict]:
-    """Parse raw input for the given field keys: (values with None for cleared keys, errors)."""
+                 person_ids: set[int] | None = None, current: dict | None = None,
+                 fx: FieldIndex | None = None) -> tuple[dict, dict]:
+    """Parse raw input for the given field keys: (values with None for cleared keys, errors). A batch passes its
+    FieldIndex (and the active colleagues' ids), built once."""
+    if fx is not None:
+        if person_ids is None and any(fx.parse[k][1] == "person" for k in raw if k in fx.parse):
+            person_ids = active_user_ids()
+        return _parse_fields_fx(fx, raw, allow_retired, person_ids, current)
     fields = fields_by_key(template)
     if person_ids is None and any(fields.get(k) and fields[k].type == "person" for k in raw):
         person_ids = active_user_ids()
@@ -88,6 +99,32 @@ def parse_fields(template: CardTemplate, raw: dict, *, allow_retired: bool = Fal
     return values, errors
 
 
+def _parse_fields_fx(fx: FieldIndex, raw: dict, allow_retired: bool, person_ids, current) -> tuple[dict, dict]:
+    """parse_fields with the template's FieldIndex (a batch): the same values and errors."""
+    values, errors = {}, {}
+    plain = fx.parse
+    for key, raw_value in raw.items():
+        entry = plain.get(key)
+        if entry is None:
+            errors[key] = _l("There is no field %(key)s on this card.", key=key)
+            continue
+        fd, ftype, archived, watch_retired = entry
+        if archived:
+            errors[key] = _l("The field %(label)s is archived; restore it to edit its value.", label=fd.label)
+            continue
+        try:
+            values[key] = parse_value(ftype, raw_value, {**fx.spec(key), "allow_retired": True,
+                                                         "person_ids": person_ids})
+            if watch_retired and not allow_retired and _adds_retired_option(fd, values[key],
+                                                                            (current or {}).get(key)):
+                # Re-parse strictly for the value library's own message naming the retired option.
+                parse_value(ftype, raw_value, fd.spec(allow_retired=False, person_ids=person_ids))
+        except InvalidValue as e:
+            values.pop(key, None)
+            errors[key] = e.message
+    return values, errors
+
+
 def _adds_retired_option(fd: FieldDef, new, old) -> bool:
     """A retired option may stay on a card that has it, but is never chosen anew."""
     if fd.type not in ("select", "multiselect") or not fd.retired_options or new is None:
@@ -96,12 +133,14 @@ def _adds_retired_option(fd: FieldDef, new, old) -> bool:
     return bool((as_set(new) - as_set(old)) & set(fd.retired_options))
 
 
-def missing_required(template: CardTemplate, values: dict, only_keys=None) -> dict:
+def missing_required(template: CardTemplate, values: dict, only_keys=None, fx: FieldIndex | None = None) -> dict:
     errors = {}
-    for fd in fields_by_key(template, include_archived=False).values():
+    required = fx.required if fx is not None else [
+        fd for fd in fields_by_key(template, include_archived=False).values() if fd.required]
+    for fd in required:
         if only_keys is not None and fd.key not in only_keys:
             continue
-        if fd.required and is_empty(values.get(fd.key)):
+        if is_empty(values.get(fd.key)):
             errors[fd.key] = _l("%(label)s is required.", label=fd.t())
     return errors
 
@@ -170,8 +209,13 @@ class _NewCard:
 def _prepare_client(user: User, template: CardTemplate, *, name: str, stage: str | None = None,
                     owner_id: int | None = None, tags=None, fields: dict | None = None, co_owner_ids=None,
                     allow_duplicate: bool = False, enforce_required: bool = True,
-                    assignable: set[int] | None = None) -> _NewCard:
-    """Everything about a new card that needs no write: access, validation, duplicates, derived columns."""
+                    assignable: set[int] | None = None, fx: FieldIndex | None = None,
+                    rules: dict | None = None, person_ids: set[int] | None = None,
+                    parsed: tuple[dict, dict] | None = None) -> _NewCard:
+    """Everything about a new card that needs no write: access, validation, duplicates, derived columns. A batch
+    passes what it read once for all its cards (field index, grading rules, colleagues); `parsed`: what
+    parse_fields gave for these `fields` already (the import parses a row once to look for its card)."""
+    fx = fx if fx is not None else FieldIndex(template)
     require(user, "clients.create", message=_l("Your role cannot create client cards."))
     tenant = current_tenant()
     name = normalize_text(name or "")
@@ -185,24 +229,25 @@ def _prepare_client(user: User, template: CardTemplate, *, name: str, stage: str
         raise NotAllowed(_l("Sensitive fields can be filled only by admins and the card's owners."))
     errors = _check_meta(tenant, name=name, stage=stage, owner_id=owner_id, tags=tags, co_owner_ids=co_owner_ids,
                          assignable=assignable)
-    values, field_errors = parse_fields(template, fields or {})
+    values, field_errors = parsed if parsed is not None else parse_fields(template, fields or {}, fx=fx,
+                                                                          person_ids=person_ids)
     errors.update(field_errors)
     values = {k: v for k, v in values.items() if not is_empty(v)}
     if enforce_required:
-        for key, msg in missing_required(template, values).items():
+        for key, msg in missing_required(template, values, fx=fx).items():
             errors.setdefault(key, msg)
     if errors:
         raise ValidationFailed(errors)
     if not allow_duplicate:
-        candidates = find_duplicates(user, template, name, values)
+        candidates = find_duplicates(user, template, name, values, fx=fx)
         if candidates:
             raise DuplicateFound(candidates)
     now = utcnow()
-    # The number is allocated last (_write_new_clients), so the tenant's counter row stays locked for as short a time
-    # as possible; until then the card holds a unique placeholder.
+    # The number is allocated in _write_new_clients (a single create last, so the tenant's counter row stays locked
+    # for as short a time as possible); until then the card holds a unique placeholder.
     client = Client(number=f"pending{secrets.token_hex(12)}", name=name, stage=stage, owner_id=owner_id, tags=tags,
                     values=values, created_by_id=user.id if user else None, created_at=now, updated_at=now)
-    derive_columns(template, client)
+    derive_columns(template, client, fx, rules)
     changes = {"@name": {"from": None, "to": name}, "@stage": {"from": None, "to": stage},
                "@owner": {"from": None, "to": owner_id}}
     if tags:
@@ -210,7 +255,7 @@ def _prepare_client(user: User, template: CardTemplate, *, name: str, stage: str
     if client.grade:
         changes["@grade"] = {"from": None, "to": client.grade}
     changes.update({k: {"from": None, "to": v} for k, v in values.items()})
-    return _NewCard(client, co_owner_ids, changes, match_keys(template, name, values))
+    return _NewCard(client, co_owner_ids, changes, match_keys(template, name, values, fx))
 
 
 _INSERT_COLUMNS = ("number", "name", "name_sort", "stage", "owner_id", "tags", "values", "search_text",
@@ -218,16 +263,38 @@ _INSERT_COLUMNS = ("number", "name", "name_sort", "stage", "owner_id", "tags", "
 
 
 def _write_new_clients(user: User, template: CardTemplate, cards: list[_NewCard],
-                       numbers: list[str] | None = None) -> list[Client]:
+                       numbers: list[str] | None = None, fx: FieldIndex | None = None,
+                       number_first: bool = False) -> list[Client]:
     """Insert prepared cards with their side rows and history in a few statements whatever their number, then
     number them all with one bump of the counter (gap-free: the bump is part of this transaction), or with the
-    given numbers (a restored export keeps its cards' numbers)."""
+    given numbers (a restored export keeps its cards' numbers). `number_first` (a batch): the numbers are allocated
+    before the insert, so the rows are written once with their numbers instead of rewritten after (on both
+    databases that rewrite re-indexed every card's search text); a single create numbers last, holding the
+    counter's row lock for as short a time as possible."""
     tenant = current_tenant()
     tid = tenant.id
-    rows = [{"tenant_id": tid, "version": 1, **{k: getattr(card.client, k) for k in _INSERT_COLUMNS}} for card in cards]
-    # One multi-row INSERT; the rows come back in any order, matched to the cards by their unique placeholders.
-    by_placeholder = {c.number: c for c in db.session.scalars(insert(Client).returning(Client), rows)}
-    clients = [by_placeholder[row["number"]] for row in rows]
+    if numbers is None and number_first:
+        numbers = allocate_numbers(tenant, len(cards))
+    numbered = numbers is not None
+    if numbered:
+        for card, number in zip(cards, numbers):
+            client = card.client
+            if client.number in client.search_text:
+                client.search_text = client.search_text.replace(client.number, number.lower())
+            client.number = number
+    rows = [{"tenant_id": tid, "version": 1, "archived_at": None,
+             **{k: getattr(card.client, k) for k in _INSERT_COLUMNS}} for card in cards]
+    # One multi-row INSERT returning only the ids, in any order, matched to the cards by their unique numbers (or
+    # placeholders); the prepared cards, every column set, become the session's persistent cards as if loaded.
+    table = Client.__table__
+    ids = dict(db.session.execute(insert(table).returning(table.c.number, table.c.id), rows).all())
+    clients = []
+    for card, row in zip(cards, rows):
+        client = card.client
+        client.id, client.tenant_id, client.version, client.archived_at = ids[row["number"]], tid, 1, None
+        make_transient_to_detached(client)
+        clients.append(client)
+    db.session.add_all(clients)
     links = {c.id: [ClientCoOwner(tenant_id=tid, client_id=c.id, user_id=uid) for uid in card.co_owner_ids]
              for c, card in zip(clients, cards)}
     every_link = [link for group in links.values() for link in group]
@@ -236,13 +303,23 @@ def _write_new_clients(user: User, template: CardTemplate, cards: list[_NewCard]
     for c in clients:
         set_committed_value(c, "co_owner_links", links[c.id])
     insert_match_keys([(c, card.keys) for c, card in zip(clients, cards)])
-    insert_field_values(template, clients)
+    insert_field_values(template, clients, fx)
     actor_id = user.id if user else None
     db.session.execute(insert(ClientChange), [
         {"tenant_id": tid, "client_id": c.id, "version": 1, "actor_id": actor_id, "at": c.created_at,
          "action": "create", "changes": card.changes, "note": ""} for c, card in zip(clients, cards)])
     db.session.flush()
-    numbers = numbers if numbers is not None else allocate_numbers(tenant, len(cards))
+    if not numbered:
+        _number_late(tenant, clients)
+    write_search_grams(clients)
+    refresh_contacts([c.id for c in clients])
+    return clients
+
+
+def _number_late(tenant: Tenant, clients: list[Client]) -> None:
+    """Number inserted cards (holding placeholders) with one bump of the counter, and put the numbers in their
+    search text."""
+    numbers = allocate_numbers(tenant, len(clients))
     updates = []
     for client, number in zip(clients, numbers):
         text = client.search_text.replace(client.number, number.lower()) if client.number in client.search_text \
@@ -254,9 +331,6 @@ def _write_new_clients(user: User, template: CardTemplate, cards: list[_NewCard]
     for client, row in zip(clients, updates):
         set_committed_value(client, "number", row["b_number"])
         set_committed_value(client, "search_text", row["b_text"])
-    write_search_grams(clients)
-    refresh_contacts([c.id for c in clients])
-    return clients
 
 
 class BatchInvalid(Exception):
@@ -267,6 +341,20 @@ class BatchInvalid(Exception):
         self.errors = errors
 
 
+@contextmanager
+def gc_paused():
+    """Python's cycle collector paused for one bounded batch (at most a few thousand cards): the batch allocates
+    many small objects, each allocation burst set off a full collection over the whole process's heap (a quarter
+    of a batch's time). Nothing is lost: cycles made meanwhile are collected once it is back on."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def create_clients(user: User, items, *, template: CardTemplate | None = None, allow_duplicate: bool = False,
                    enforce_required: bool = True, numbers: list[str] | None = None) -> list[Client]:
     """Create many cards at once (import, API batch): every item is the keyword arguments of `create_client`.
@@ -274,20 +362,40 @@ def create_clients(user: User, items, *, template: CardTemplate | None = None, a
     rolls back). The bulk write path lives here so that import and the API share it: every item is validated
     first, then all are written in a few statements and numbered with one bump of the counter. An item that
     looks like an earlier item of the same batch is a duplicate too (unless allow_duplicate)."""
+    with gc_paused():
+        return _create_clients(user, items, template=template, allow_duplicate=allow_duplicate,
+                               enforce_required=enforce_required, numbers=numbers)
+
+
+def _create_clients(user: User, items, *, template: CardTemplate | None = None, allow_duplicate: bool = False,
+                    enforce_required: bool = True, numbers: list[str] | None = None) -> list[Client]:
     items = list(items)
     check_limit(current_tenant(), "clients", adding=len(items))  # once, before anything is written
     template = template or cached_template()
     prepared, errors = [], {}
     seen: dict[tuple, int] = {}
-    assignable = assignable_user_ids()  # read once for the batch
+    # Read once for the batch, not per card: colleagues, the template's fields, the grading rules.
+    assignable = assignable_user_ids()
+    fx = FieldIndex(template)
+    rules = current_rules()
+    person_ids = active_user_ids() if any(fd.type == "person" for fd in fx.all.values()) else None
+    ready: list[tuple[int, _NewCard]] = []
     for index, item in enumerate(items):
         try:
-            card = _prepare_client(user, template, allow_duplicate=allow_duplicate,
-                                   enforce_required=enforce_required, assignable=assignable, **item)
+            # Duplicates of existing cards are looked up below for the whole batch at once.
+            ready.append((index, _prepare_client(user, template, allow_duplicate=True,
+                                                 enforce_required=enforce_required, assignable=assignable, fx=fx,
+                                                 rules=rules, person_ids=person_ids, **item)))
         except (ValidationFailed, DuplicateFound, NotAllowed) as exc:
             errors[index] = exc
-            continue
+    existing = {} if allow_duplicate else existing_matches(k for _i, card in ready for k in card.keys)
+    for index, card in ready:
         if not allow_duplicate:
+            hits = [(cid, kind) for kind, value in card.keys for cid in existing.get((kind, value), ())]
+            candidates = candidates_of(user, hits) if hits else []
+            if candidates:
+                errors[index] = DuplicateFound(candidates)
+                continue
             earlier = {seen[k]: k for k in card.keys if k in seen}
             if earlier:
                 first = min(earlier)
@@ -299,8 +407,10 @@ def create_clients(user: User, items, *, template: CardTemplate | None = None, a
             seen.setdefault(k, index)
         prepared.append((index, card))
     if errors:
-        raise BatchInvalid(errors)
-    return _write_new_clients(user, template, [card for _, card in prepared], numbers) if prepared else []
+        raise BatchInvalid(dict(sorted(errors.items())))
+    if not prepared:
+        return []
+    return _write_new_clients(user, template, [card for _, card in prepared], numbers, fx, number_first=True)
 
 
 def prepared_name(prepared, index: int) -> str:

@@ -16,10 +16,10 @@ from app.accounts.models import ADMIN_ROLES, AuditRecord, User
 from app.card_templates.models import CardTemplate, FieldDef
 from app.card_templates.services import fields_by_key, load_template
 from app.clients.access import NotAllowed, assignable_user_ids
-from app.clients.duplicates import DuplicateFound, find_duplicates
+from app.clients.duplicates import DuplicateFound, candidates_of, find_duplicates
 from app.clients.models import Client, ClientChange, ClientCoOwner, ClientFieldValue, ClientMatchKey, ClientView
 from app.clients.services import (BatchInvalid, ValidationFailed, VersionConflict, clean_tags, create_clients,
-                                  missing_required, parse_fields, set_archived, update_client)
+                                  gc_paused, missing_required, parse_fields, set_archived, update_client)
 from app.db_types import utcnow
 from app.extensions import db
 from app.imports.models import ImportRun
@@ -331,14 +331,18 @@ def run_import(job: jobs.Job, user: User) -> dict:
     savepoint = db.session.begin_nested()
     to_create: list[RowItem] = []
     done = 0
+    lookup = _Lookup(user, template) if imp.on_duplicate in ("skip", "update") else None
+    for start in range(0, len(items), CHUNK) if lookup is not None else ():
+        with gc_paused():
+            lookup.prefetch([it for it in items[start:start + CHUNK] if not it.problems])
     for it in items:
         if it.problems:
             for column, msg in it.problems:
                 problem(it, column, msg)
             continue
         existing = None
-        if imp.on_duplicate in ("skip", "update"):
-            existing = _existing(user, template, it)
+        if lookup is not None:
+            existing = lookup.existing(it)
         if existing is None:
             to_create.append(it)
         elif isinstance(existing, Exception):
@@ -356,6 +360,7 @@ def run_import(job: jobs.Job, user: User) -> dict:
                     update_client(user, existing, version=None, fields=it.item["fields"], action="import",
                                   note=f"import:{imp.id}", **kw)
                 updated_ids.append(existing.id)
+                lookup.updated(existing)
             except (ValidationFailed, NotAllowed, VersionConflict) as exc:
                 explain(it, exc)
         done += 1
@@ -367,7 +372,7 @@ def run_import(job: jobs.Job, user: User) -> dict:
         while chunk:
             try:
                 with db.session.begin_nested():
-                    made = create_clients(user, [c.item for c in chunk], template=template,
+                    made = create_clients(user, [_with_parsed(c, lookup) for c in chunk], template=template,
                                           allow_duplicate=allow_duplicate)
                 created_ids.extend(c.id for c in made)
                 break
@@ -432,16 +437,74 @@ def _duplicate_message(candidates) -> str:
     return _("Skipped: a colleague (%(owner)s) already has this client.", owner=c.owner_name)
 
 
-def _existing(user: User, template: CardTemplate, it: RowItem):
-    """The one visible card this row duplicates, None, or an exception explaining why it cannot be used."""
-    if it.number:
-        found = db.session.scalars(select(Client).where(Client.number == it.number)).first()
-        if found is not None:
-            return found
-    values, errors = parse_fields(template, it.item["fields"])
-    if errors:
-        return None  # create_clients reports the errors
-    candidates = find_duplicates(user, template, it.name, {k: v for k, v in values.items() if not is_empty(v)})
+def _with_parsed(it: RowItem, lookup) -> dict:
+    """The row's create_clients arguments, with its fields as the duplicate lookup parsed them (not parsed twice)."""
+    parsed = lookup.parsed.get(id(it)) if lookup is not None else None
+    return it.item if parsed is None else {**it.item, "parsed": parsed}
+
+
+class _Lookup:
+    """The existing card each row matches (_existing), looked up for many rows at once: their client numbers in one
+    query, their fields parsed with the template read once, their match keys in one query per key kind. A row whose
+    keys meet a card this import updated meanwhile (its keys may have changed) is looked up again on its own."""
+
+    def __init__(self, user: User, template: CardTemplate):
+        from app.card_templates.services import FieldIndex
+        from app.clients.services import active_user_ids
+
+        self.user, self.template = user, template
+        self.fx = FieldIndex(template)
+        self.person_ids = active_user_ids() if any(fd.type == "person" for fd in self.fx.all.values()) else None
+        self.by_number: dict[str, Client] = {}
+        self.keys: dict[int, set | None] = {}  # id(row) -> its match keys (None: its fields do not parse)
+        self.parsed: dict[int, tuple[dict, dict]] = {}  # id(row) -> parse_fields of its fields, for create_clients
+        self.hits: dict[tuple, list[int]] = {}
+        self.changed_ids: set[int] = set()
+        self.changed_keys: set[tuple] = set()
+
+    def prefetch(self, rows: list[RowItem]) -> None:
+        from app.clients.derived import match_keys
+        from app.clients.duplicates import existing_matches
+
+        numbers = sorted({it.number for it in rows if it.number})
+        if numbers:
+            for c in db.session.scalars(select(Client).where(Client.number.in_(numbers)).order_by(Client.id)):
+                self.by_number.setdefault(c.number, c)
+        wanted = set()
+        for it in rows:
+            values, errors = parse_fields(self.template, it.item["fields"], fx=self.fx, person_ids=self.person_ids)
+            self.parsed[id(it)] = (values, errors)
+            keys = None if errors else match_keys(self.template, it.name, {k: v for k, v in values.items()
+                                                                           if not is_empty(v)}, self.fx)
+            self.keys[id(it)] = keys
+            wanted |= keys or set()
+        self.hits.update(existing_matches(wanted - set(self.hits)))
+        for key in wanted:
+            self.hits.setdefault(key, [])
+
+    def existing(self, it: RowItem):
+        """As _existing(user, template, it)."""
+        if id(it) not in self.keys:
+            return _existing(self.user, self.template, it)
+        if it.number and it.number in self.by_number:
+            return self.by_number[it.number]
+        keys = self.keys[id(it)]
+        if keys is None:
+            return None  # create_clients reports the errors
+        hits = [(cid, kind) for kind, value in keys for cid in self.hits.get((kind, value), ())]
+        if keys & self.changed_keys or any(cid in self.changed_ids for cid, _kind in hits):
+            return _existing(self.user, self.template, it)
+        return _from_candidates(candidates_of(self.user, hits) if hits else [])
+
+    def updated(self, client: Client) -> None:
+        """The import updated this card: rows that meet its old or new keys are looked up again."""
+        from app.clients.derived import match_keys
+
+        self.changed_ids.add(client.id)
+        self.changed_keys |= match_keys(self.template, client.name, client.values or {}, self.fx)
+
+
+def _from_candidates(candidates):
     if not candidates:
         return None
     visible = [c for c in candidates if c.visible]
@@ -451,6 +514,19 @@ def _existing(user: User, template: CardTemplate, it: RowItem):
         return DuplicateFound(candidates)
     return ValidationFailed({"name": _l("This row matches several cards: %(numbers)s.",
                                         numbers="、".join(c.number for c in visible))})
+
+
+def _existing(user: User, template: CardTemplate, it: RowItem):
+    """The one visible card this row duplicates, None, or an exception explaining why it cannot be used."""
+    if it.number:
+        found = db.session.scalars(select(Client).where(Client.number == it.number)).first()
+        if found is not None:
+            return found
+    values, errors = parse_fields(template, it.item["fields"])
+    if errors:
+        return None  # create_clients reports the errors
+    return _from_candidates(find_duplicates(user, template, it.name,
+                                            {k: v for k, v in values.items() if not is_empty(v)}))
 
 
 # ---------------------------------------------------------------- report and undo

@@ -163,3 +163,27 @@ def test_a_template_without_required_fields_imports_every_named_row(tenant_a, lo
     form = _form_from_page(owner.get(f"/imports/{import_id}").get_data(as_text=True))
     owner.post(f"/imports/{import_id}/start", data={**form, "on_duplicate": "skip"})
     assert set(_cards(tenant_a)) == {"上海华光科技有限公司", "杭州明达贸易有限公司"}
+
+
+def test_a_row_meets_the_card_an_earlier_row_changed(tenant_a, login):
+    """Rows are matched to existing cards for the whole file at once, but a row updating a card changes what later
+    rows match: here row 2 gives 华光 a new phone and row 3, a differently named company with that phone, is then
+    recognised as 华光 (updated, not created), while row 4 (明达's phone) updates 明达 as looked up in advance."""
+    factories.client(tenant_a, "上海华光科技有限公司", fields={"business_phone": "021-55881234", "industry": "快消品"})
+    factories.client(tenant_a, "杭州明达贸易有限公司", fields={"business_phone": "0571-88776655"})
+    owner = login(tenant_a.owner)
+    data = csv_bytes("客户名称,所属行业,业务电话\n"
+                     "上海华光科技有限公司,服装,010-66667777\n"
+                     "华光科技（北京）,贸易/进出口,010-66667777\n"
+                     "明达贸易,家具/玩具,0571-88776655\n"
+                     "新客户有限公司,服装,010-56781234\n")
+    import_id = _import_id(_upload(owner, data, "list.csv"))
+    form = _form_from_page(owner.get(f"/imports/{import_id}").get_data(as_text=True))
+    owner.post(f"/imports/{import_id}/start", data={**form, "on_duplicate": "update"})
+    cards = _cards(tenant_a)
+    assert set(cards) == {"上海华光科技有限公司", "杭州明达贸易有限公司", "新客户有限公司"}
+    assert cards["上海华光科技有限公司"].values["industry"] == "贸易/进出口"
+    assert cards["杭州明达贸易有限公司"].values["industry"] == "家具/玩具"
+    with tenant_context(tenant_a.id):
+        imp = _db.session.get(ImportRun, import_id)
+        assert (imp.created, imp.updated, imp.skipped) == (1, 3, 0), imp.problems

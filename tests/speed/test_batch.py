@@ -114,3 +114,30 @@ def test_statements_barely_grow_with_the_batch(app, team_a, api_for):  # noqa: F
         assert r.status_code == 201
         counts[n] = len(statements)
     assert counts[40] <= counts[2] + 2, counts
+
+
+def test_duplicates_of_existing_cards_are_found_for_the_whole_batch_at_once(app, team_a, api_for):  # noqa: F811
+    """Existing cards are looked up for all items together: each matching item names the card and what matched
+    (phone, email, name), and a batch of 60 checked items runs no more statements than one of 6."""
+    api = api_for(team_a.admin)
+    a = api.post("/clients", json={"name": "深圳信辰电子有限公司", "allow_duplicate": True,
+                                   "fields": {**REQUIRED, "business_phone": "0755-8888 1234"}}).get_json()
+    b = api.post("/clients", json={"name": "广州中联贸易有限公司", "allow_duplicate": True,
+                                   "fields": {**REQUIRED, "business_phone": "020-3333 5678"}}).get_json()
+    items = _items(4, 300)
+    items[1]["fields"] = {**REQUIRED, "business_phone": "(0755) 88881234"}  # a's phone, written differently
+    items[3]["name"] = "广州中联贸易有限公司"  # b's name
+    r = api.post("/clients/batch", json={"items": items})
+    assert r.status_code == 409, r.get_json()
+    dups = r.get_json()["duplicates"]
+    assert set(dups) == {"1", "3"}
+    assert [(d["number"], d["matched_on"], d["visible"]) for d in dups["1"]] == [(a["number"], ["phone"], True)]
+    assert [(d["number"], d["matched_on"]) for d in dups["3"]] == [(b["number"], ["name"])]
+    assert _count(team_a.id) == 2
+
+    def statements(n, start):
+        with counting() as seen:
+            assert api.post("/clients/batch", json={"items": _items(n, start)}).status_code == 201
+        return len(seen)
+
+    assert statements(60, 400) <= statements(6, 500)
