@@ -12,7 +12,10 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture()
-def threaded_jobs(app):
+def threaded_jobs(app, monkeypatch):
+    from app import jobs
+
+    monkeypatch.setattr(jobs, "redis_client", lambda: None)  # the thread path, even where CI sets REDIS_URL
     app.config["JOBS_EAGER"] = False
     try:
         yield

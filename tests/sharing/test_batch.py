@@ -268,8 +268,9 @@ def test_the_cap_comes_from_the_environment(monkeypatch):
         _config(monkeypatch, PDF_BATCH_MAX="many")
 
 
-def test_the_request_answers_at_once_and_the_cards_render_in_the_background(three, login, app):
+def test_the_request_answers_at_once_and_the_cards_render_in_the_background(three, login, app, monkeypatch):
     """Without Redis the job runs in a thread of the web process; the request that starts it never renders."""
+    monkeypatch.setattr(jobs, "redis_client", lambda: None)  # without Redis, even where CI sets REDIS_URL
     app.config["JOBS_EAGER"] = False
     try:
         owner = login(three.bundle.owner)
