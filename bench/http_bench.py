@@ -132,7 +132,7 @@ def main() -> int:
 
     env = dict(os.environ)
     url = env.get("DATABASE_URL")
-    kind = "postgresql" if url else "sqlite"
+    kind = "postgresql" if url and url.startswith("postgres") else "sqlite"
     if not url:
         path = HERE / "http.sqlite"
         env["DATABASE_URL"] = url = f"sqlite:///{path}"

@@ -255,17 +255,20 @@ _GRAMS_FTS = table("client_grams_fts", column("rowid"), column("client_grams_fts
 _GRAM_ARRAY = literal_column("string_to_array(client_search_grams.grams, ' ')")  # as in the GIN index
 
 
-def _gram_ids(term: str):
-    """Ids of the cards whose search text holds a one- or two-character term, from the n-gram index."""
+def _gram_ids(terms: list[str]):
+    """Ids of the cards whose search text holds every one of these one- or two-character terms, from the n-gram
+    index in one lookup (the index intersects the terms; separate lookups made PostgreSQL scan the whole table for
+    a common pair such as 国际)."""
     if _dialect() == "postgresql":
-        return select(ClientSearchGrams.client_id).where(_GRAM_ARRAY.op("@>")(literal([term], ARRAY(Text))))
-    return select(_GRAMS_FTS.c.rowid).where(_GRAMS_FTS.c.client_grams_fts.match('"' + term + '"'))
+        return select(ClientSearchGrams.client_id).where(_GRAM_ARRAY.op("@>")(literal(terms, ARRAY(Text))))
+    return select(_GRAMS_FTS.c.rowid).where(_GRAMS_FTS.c.client_grams_fts.match(" AND ".join(f'"{t}"' for t in terms)))
 
 
-def _term_condition(term: str, raw: str):
-    """One search word: substring of the search text (which holds the name's pinyin and initials too); a phone-like
-    word also matches by its digits. An index narrows the cards first whatever the word's length: the n-gram index
-    for one- and two-character words, trigrams for longer ones (SQLite FTS5 here, pg_trgm under the LIKE on
+def _term_condition(term: str, raw: str) -> tuple:
+    """One search word: (condition, n-gram term or None). The condition is a substring of the search text (which
+    holds the name's pinyin and initials too); a phone-like word also matches by its digits. An index narrows the
+    cards first whatever the word's length: the n-gram index for one- and two-character words (the caller looks up
+    all of a query's such words at once), trigrams for longer ones (SQLite FTS5 here, pg_trgm under the LIKE on
     PostgreSQL). The LIKE still decides, so the result is exactly the substring match."""
     terms = [term]
     if _PHONE_QUERY.match(raw):
@@ -274,11 +277,11 @@ def _term_condition(term: str, raw: str):
             terms.append(digits)
     cond = or_(*[Client.search_text.contains(t, autoescape=True) for t in terms])
     if len(terms) == 1 and gram_term(term):
-        return and_(Client.id.in_(_gram_ids(term)), cond)
+        return cond, term
     if _dialect() == "sqlite" and all(len(t) >= 3 for t in terms):
         match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
         cond = and_(Client.id.in_(select(_FTS.c.rowid).where(_FTS.c.client_fts.match(match))), cond)
-    return cond
+    return cond, None
 
 
 def search_condition(q: str):
@@ -286,7 +289,15 @@ def search_condition(q: str):
     words = [w for w in normalize_text(q).split() if w]
     if not words:
         return true()
-    return and_(*[_term_condition(w.lower(), w) for w in dict.fromkeys(words)])
+    conds, grams = [], []
+    for w in dict.fromkeys(words):
+        cond, gram = _term_condition(w.lower(), w)
+        conds.append(cond)
+        if gram:
+            grams.append(gram)
+    if grams:
+        conds.insert(0, Client.id.in_(_gram_ids(grams)))
+    return and_(*conds)
 
 
 def filtered_query(user: User, params: ListParams, fields=None):
