@@ -14,12 +14,12 @@ from app.accounts.models import AuditRecord, User
 from app.clients.access import NotAllowed, visible_clients
 from app.clients.models import Client
 from app.clients.services import ValidationFailed
-from app.db_types import utcnow
 from app.extensions import db
 from app.followups import services as fs
 from app.followups.models import FollowUp
 from app.imports.models import ImportRun
 from app.imports.reader import BadFile, Sheet, cell_text, clean_label, read_sheet
+from app.imports.services import finish_run
 from app.values import normalize_text
 
 CHUNK = 500
@@ -350,18 +350,9 @@ def run_import(job: jobs.Job, user: User) -> dict:
         created_ids.extend(fs.write_followups(to_write[start:start + CHUNK]))
         done += len(to_write[start:start + CHUNK])
         jobs.progress(job, done, total)
-    if imp.dry_run:
-        savepoint.rollback()
-    else:
-        savepoint.commit()
-    imp = db.session.get(ImportRun, job.params["import_id"])
-    imp.status = "started"
     problems.sort(key=lambda p: p["row"])
-    imp.created, imp.updated, imp.skipped = len(created_ids), 0, skipped
-    imp.problems = problems
-    imp.created_ids = [] if imp.dry_run else created_ids
-    imp.updated_ids = []
-    imp.finished_at = utcnow()
+    imp = finish_run(job, savepoint, dry_run=imp.dry_run, problems=problems, skipped=skipped,
+                     created_ids=created_ids)
     imp.data = None
     if not imp.dry_run:
         db.session.add(AuditRecord(actor_id=user.id, action="followups.import", subject=imp.filename[:200],

@@ -22,10 +22,10 @@ from app.clients.models import Client
 from app.clients.numbers import advance_counters
 from app.clients.services import BatchInvalid, ValidationFailed, create_clients, set_archived
 from app.followups.contacts import refresh_contacts
-from app.db_types import utcnow
 from app.extensions import db
 from app.imports.models import ImportRun
 from app.imports.reader import MAX_RATIO, BadFile
+from app.imports.services import finish_run
 from app.tenancy import current_tenant
 
 FORMAT = "clientcard-export-1"
@@ -247,18 +247,10 @@ def run_restore(job: jobs.Job, user: User) -> dict:
         followups += len(fs.write_followups(rows[start:start + CHUNK]))
     # The original creation dates and archive states changed after the cards were written: due dates follow them.
     refresh_contacts(new.id for _old, new in by_old_id.values())
-    if imp.dry_run:
-        savepoint.rollback()
-    else:
-        savepoint.commit()
-
-    imp = db.session.get(ImportRun, job.params["import_id"])
-    imp.status = "started"
-    # For a restore, "updated" counts the follow-ups written and "skipped" the follow-ups that were not.
-    imp.created, imp.updated, imp.skipped = len(by_old_id), followups, skipped
-    imp.problems = notes
-    imp.created_ids, imp.updated_ids = [], []  # a restore is not undone card by card: start a new company instead
-    imp.finished_at = utcnow()
+    # For a restore, "updated" counts the follow-ups written and "skipped" the follow-ups that were not; no ids are
+    # kept, as a restore is not undone card by card (start a new company instead).
+    imp = finish_run(job, savepoint, dry_run=imp.dry_run, problems=notes, skipped=skipped, created=len(by_old_id),
+                     updated=followups)
     imp.data = None
     if not imp.dry_run:
         db.session.add(AuditRecord(actor_id=user.id, action="tenant.restore", subject=imp.filename[:200],

@@ -384,18 +384,9 @@ def run_import(job: jobs.Job, user: User) -> dict:
                 chunk = [c for i, c in enumerate(chunk) if i not in exc.errors]
         done += len(to_create[start:start + CHUNK])
         jobs.progress(job, min(done, total), total)
-    if imp.dry_run:
-        savepoint.rollback()
-    else:
-        savepoint.commit()
-    imp = db.session.get(ImportRun, job.params["import_id"])
-    imp.status = "started"
     problems.sort(key=lambda p: p["row"])
-    imp.created, imp.updated, imp.skipped = len(created_ids), len(updated_ids), skipped
-    imp.problems = problems
-    imp.created_ids = [] if imp.dry_run else created_ids
-    imp.updated_ids = [] if imp.dry_run else updated_ids
-    imp.finished_at = utcnow()
+    imp = finish_run(job, savepoint, dry_run=imp.dry_run, problems=problems, skipped=skipped,
+                     created_ids=created_ids, updated_ids=updated_ids)
     followups = None if imp.dry_run else _followups_draft(user, imp, sheet.name)
     imp.data = None  # the upload may hold sensitive values: keep it no longer than needed
     if not imp.dry_run:
@@ -428,6 +419,26 @@ def _followups_draft(user: User, imp: ImportRun, client_sheet: str) -> ImportRun
     db.session.add(draft)
     db.session.flush()
     return draft
+
+
+def finish_run(job: jobs.Job, savepoint, *, dry_run: bool, problems: list, skipped: int, created_ids=(),
+               updated_ids=(), created: int | None = None, updated: int | None = None) -> ImportRun:
+    """End an import job's writes — rolled back for a dry run, kept otherwise — and record its outcome on the run
+    (what the report and the undo read). `created`/`updated` default to the number of ids."""
+    if dry_run:
+        savepoint.rollback()
+    else:
+        savepoint.commit()
+    imp = db.session.get(ImportRun, job.params["import_id"])
+    imp.status = "started"
+    imp.created = len(created_ids) if created is None else created
+    imp.updated = len(updated_ids) if updated is None else updated
+    imp.skipped = skipped
+    imp.problems = problems
+    imp.created_ids = [] if dry_run else list(created_ids)
+    imp.updated_ids = [] if dry_run else list(updated_ids)
+    imp.finished_at = utcnow()
+    return imp
 
 
 def _duplicate_message(candidates) -> str:
