@@ -9,6 +9,7 @@ from app.extensions import db
 from app.tenancy import tenant_context
 from tests import factories
 from tests.e2e.conftest import shot
+from tests.e2e.test_client_flow import _sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -17,11 +18,7 @@ pytestmark = pytest.mark.e2e
 def test_churn_from_the_card_header_asks_why(live_server, page, tenant_a, width):
     page.set_viewport_size({"width": width, "height": 860})
     card = inspect(factories.client(tenant_a, "上海华光科技有限公司")).identity[0]
-    page.goto(f"{live_server}/login")
-    page.fill("#email", "owner@a.example")
-    page.fill("#password", factories.PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_url("**/home")
+    _sign_in(page, live_server, "owner@a.example")
     page.goto(f"{live_server}/clients/{card}")
     page.click("[data-testid=edit-header]")
     reason = page.locator("#client-churn-reason")
@@ -48,11 +45,7 @@ def test_churn_from_the_card_header_asks_why(live_server, page, tenant_a, width)
 def test_bulk_churn_shows_the_reason_beside_the_stage(live_server, page, tenant_a, width):
     page.set_viewport_size({"width": width, "height": 860})
     factories.client(tenant_a, "上海华光科技有限公司")
-    page.goto(f"{live_server}/login")
-    page.fill("#email", "owner@a.example")
-    page.fill("#password", factories.PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_url("**/home")
+    _sign_in(page, live_server, "owner@a.example")
     page.goto(f"{live_server}/clients/")
     page.check("input[name=ids]")
     reason = page.locator("#bulk-churn-reason")
@@ -66,11 +59,7 @@ def test_bulk_churn_shows_the_reason_beside_the_stage(live_server, page, tenant_
 def test_points_mode_on_the_grading_page(live_server, page, tenant_a, width):
     page.set_viewport_size({"width": width, "height": 860})
     factories.client(tenant_a, "上海华光科技有限公司", fields={"annual_amount": "45万", "payment_attitude": "爽快"})
-    page.goto(f"{live_server}/login")
-    page.fill("#email", "owner@a.example")
-    page.fill("#password", factories.PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_url("**/home")
+    _sign_in(page, live_server, "owner@a.example")
     page.goto(f"{live_server}/settings/grading")
     points = page.locator("[data-testid=points-mode]")
     expect(page.locator("[data-testid=grading-field]")).to_be_visible()

@@ -3,6 +3,7 @@ import pytest
 
 from tests import factories
 from tests.e2e.conftest import shot
+from tests.e2e.test_client_flow import _sign_in
 from tests.imports.helpers import messy_xlsx
 
 pytestmark = pytest.mark.e2e
@@ -14,11 +15,7 @@ def test_import_messy_list(live_server, page, tenant_a, tmp_path, width):
     factories.client(tenant_a, "上海华光科技有限公司", fields={"business_phone": "021-55881234"})
     path = tmp_path / "客户清单.xlsx"
     path.write_bytes(messy_xlsx())
-    page.goto(f"{live_server}/login")
-    page.fill("#email", "owner@a.example")
-    page.fill("#password", factories.PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_url("**/home")
+    _sign_in(page, live_server, "owner@a.example")
     page.goto(f"{live_server}/imports/")
     page.set_input_files("#import-file", str(path))
     page.click("main form button.primary")
@@ -45,11 +42,7 @@ def test_import_followup_history(live_server, page, tenant_a, tmp_path, width):
         ["上海华光科技有限公司", None, "2024年3月5日", "拜访", "介绍新品", "对价格满意", "报价", "2024-04-01", 4, "老板"],
         ["不存在的客户", None, "2024-01-02", "电话", "问候", None, None, None, None, None],
     ]))
-    page.goto(f"{live_server}/login")
-    page.fill("#email", "owner@a.example")
-    page.fill("#password", factories.PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_url("**/home")
+    _sign_in(page, live_server, "owner@a.example")
     page.goto(f"{live_server}/imports/")
     page.set_input_files("#import-file", str(path))
     page.check("input[name=kind][value=followups]")
