@@ -970,6 +970,12 @@ def display_value(field_type: str, value, spec: dict | None = None) -> str:
     return ft.display(value, spec or {}) if ft else str(value)
 
 
+def displays_as_stored(field_type: str) -> bool:
+    """Whether a stored string of this type is its own display (text types): bulk exports skip the dispatch."""
+    ft = FIELD_TYPES.get(field_type)
+    return ft is not None and ft.display is _str_display
+
+
 def column_type(col: dict) -> str:
     """The type a table column's cells are parsed as: types a table cannot hold fall back to text."""
     ctype = col.get("type") or "text"
