@@ -73,23 +73,33 @@ def list_rows(user: User, params: ListParams, template: CardTemplate, columns: l
                         + column_labels(template, columns))
     stmt = filtered_query(user, params).order_by(Client.id)
     views = []
-    # Each column's key, type and options read once, not per cell (a 100,000-row export has millions of cells).
-    plan = [(fd.key, fd.type, fd.spec(), fd.sensitive, displays_as_stored(fd.type)) for fd in columns]
-    any_secret = sensitive and any(secret for _k, _t, _s, secret, _p in plan)
+    # Each column's type and options read once, not per cell, and each card's own values walked (a card fills
+    # 40 of 170 columns; a 100,000-row export has millions of cells).
+    fixed = 6
+    plan = {fd.key: (fixed + i, fd.type, fd.spec(), fd.sensitive, displays_as_stored(fd.type))
+            for i, fd in enumerate(columns)}
+    width = fixed + len(columns)
+    any_secret = sensitive and any(secret for _i, _t, _s, secret, _p in plan.values())
     why, at = (reason or _("Export"))[:500], utcnow()
-    for client in db.session.scalars(stmt.execution_options(yield_per=1000)):
+    if not any_secret:  # plain rows, not cards: what the export reads (the cards' objects cost a third of it)
+        stmt = stmt.with_only_columns(Client.id, Client.tenant_id, Client.number, Client.name, Client.stage,
+                                      Client.grade, Client.owner_id, Client.tags, Client.values)
+    result = db.session.execute(stmt.execution_options(yield_per=1000))
+    for client in (result.scalars() if any_secret else result):
         shows_secret = False
-        row = [client.number, client.name, client.stage, client.grade, people.get(client.owner_id),
-               "、".join(client.tags or []) or None]
-        values = client.values or {}
+        row = [None] * width
+        row[:fixed] = [client.number, client.name, client.stage, client.grade, people.get(client.owner_id),
+                       "、".join(client.tags or []) or None]
         may_read_secret = any_secret and can(user, "clients.read_sensitive", client)
-        for key, ftype, spec, secret, as_stored in plan:
-            v = values.get(key)
-            if v is None or (secret and not may_read_secret):
-                row.append(None)
+        for key, v in (client.values or {}).items():
+            column = plan.get(key)
+            if column is None or v is None:
+                continue
+            index, ftype, spec, secret, as_stored = column
+            if secret and not may_read_secret:
                 continue
             shows_secret = shows_secret or secret
-            row.append((v.strip() and v if as_stored and type(v) is str else display_value(ftype, v, spec)) or None)
+            row[index] = (v.strip() and v if as_stored and type(v) is str else display_value(ftype, v, spec)) or None
         views.append({"tenant_id": client.tenant_id, "client_id": client.id, "user_id": user.id,
                       "kind": "sensitive" if shows_secret else "export",
                       "reason": why, "at": at})
