@@ -17,6 +17,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app.card_templates.models import CardTemplate, FieldDef
 from app.card_templates.services import FieldIndex, fields_by_key
+from app.bulk import insert_rows
 from app.clients.models import Client, ClientFieldValue, ClientMatchKey, ClientSearchGrams
 from app.extensions import db
 from app.followups.grading import apply_grade
@@ -301,10 +302,13 @@ def _upsert(model, rows: list[dict], index: list[str], update: list[str]):
     return stmt.on_conflict_do_update(index_elements=index, set_={k: stmt.excluded[k] for k in update})
 
 
-def write_search_grams(clients: list[Client]) -> None:
-    """The cards' gram index rows (one statement for any number of cards)."""
+def write_search_grams(clients: list[Client], *, new: bool = False) -> None:
+    """The cards' gram index rows (one statement for any number of cards; `new`: cards just inserted, which have
+    none yet)."""
     rows = [{"tenant_id": c.tenant_id, "client_id": c.id, "grams": search_grams(c.search_text)} for c in clients]
-    if rows:
+    if new:
+        insert_rows(ClientSearchGrams.__table__, rows)
+    elif rows:
         db.session.execute(_upsert(ClientSearchGrams, rows, ["client_id"], ["grams"]), rows)
 
 
@@ -328,16 +332,14 @@ def insert_match_keys(pairs) -> None:
     """Match keys of new cards, one statement: pairs of (client, keys)."""
     rows = [{"tenant_id": c.tenant_id, "client_id": c.id, "kind": kind, "value": value}
             for c, keys in pairs for kind, value in sorted(keys)]
-    if rows:
-        db.session.execute(ClientMatchKey.__table__.insert(), rows)
+    insert_rows(ClientMatchKey.__table__, rows)
 
 
 def insert_field_values(template: CardTemplate, clients: list[Client], fx: FieldIndex | None = None) -> None:
     """Value index rows of new cards, one statement."""
     rows = [{"tenant_id": c.tenant_id, "client_id": c.id, "key": k, "num": n, "txt": t}
             for c in clients for k, n, t in field_value_rows(template, c.values or {}, fx)]
-    if rows:
-        db.session.execute(ClientFieldValue.__table__.insert(), rows)
+    insert_rows(ClientFieldValue.__table__, rows)
 
 
 def recompute_completeness(template: CardTemplate) -> int:

@@ -18,6 +18,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.accounts.models import AuditRecord, Tenant, User
+from app.bulk import insert_rows
 from app.card_templates.models import CardTemplate, FieldDef
 from app.card_templates.cache import cached_template
 from app.card_templates.services import FieldIndex, fields_by_key
@@ -305,13 +306,13 @@ def _write_new_clients(user: User, template: CardTemplate, cards: list[_NewCard]
     insert_match_keys([(c, card.keys) for c, card in zip(clients, cards)])
     insert_field_values(template, clients, fx)
     actor_id = user.id if user else None
-    db.session.execute(insert(ClientChange), [
+    insert_rows(ClientChange.__table__, [
         {"tenant_id": tid, "client_id": c.id, "version": 1, "actor_id": actor_id, "at": c.created_at,
          "action": "create", "changes": card.changes, "note": ""} for c, card in zip(clients, cards)])
     db.session.flush()
     if not numbered:
         _number_late(tenant, clients)
-    write_search_grams(clients)
+    write_search_grams(clients, new=True)
     refresh_contacts([c.id for c in clients])
     return clients
 

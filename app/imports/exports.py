@@ -15,10 +15,11 @@ from datetime import datetime
 
 from flask import Response
 from flask_babel import gettext as _
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from app import jobs
 from app.accounts.models import AuditRecord, User
+from app.bulk import insert_rows
 from app.card_templates.models import CardTemplate, FieldDef
 from app.card_templates.services import fields_by_key, load_template
 from app.clients.access import can, is_admin
@@ -104,11 +105,10 @@ def list_rows(user: User, params: ListParams, template: CardTemplate, columns: l
                       "kind": "sensitive" if shows_secret else "export",
                       "reason": why, "at": at})
         if len(views) >= 1000:
-            db.session.execute(insert(ClientView), views)
+            insert_rows(ClientView.__table__, views)
             views = []
         yield row
-    if views:
-        db.session.execute(insert(ClientView), views)
+    insert_rows(ClientView.__table__, views)
 
 
 def unique_labels(labels: list[str]) -> list[str]:
