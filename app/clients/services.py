@@ -589,13 +589,19 @@ def delete_permanently(user: User, client: Client) -> None:
     require(user, "clients.delete", client, _l("Only owners delete cards permanently."))
     db.session.add(AuditRecord(actor_id=user.id, action="client.delete", subject=f"{client.number} {client.name}",
                                detail={"client_id": client.id, "number": client.number, "name": client.name}))
-    db.session.execute(delete(ClientMatchKey).where(ClientMatchKey.client_id == client.id))
-    db.session.execute(delete(ClientFieldValue).where(ClientFieldValue.client_id == client.id))
-    db.session.execute(delete(ClientSearchGrams).where(ClientSearchGrams.client_id == client.id))
-    db.session.execute(delete(ClientContact).where(ClientContact.client_id == client.id))
-    db.session.execute(delete(ClientView).where(ClientView.client_id == client.id))
-    db.session.execute(delete(ClientChange).where(ClientChange.client_id == client.id))
-    db.session.execute(delete(ClientCoOwner).where(ClientCoOwner.client_id == client.id))
+    delete_card_rows(client)
+
+
+# Every table with rows of one card (SQLite runs without foreign-key enforcement, so no cascade removes them; a new
+# card may even reuse the id of the last one deleted).
+CARD_ROWS = (ClientMatchKey, ClientFieldValue, ClientSearchGrams, ClientContact, ClientView, ClientChange,
+             ClientCoOwner)
+
+
+def delete_card_rows(client: Client) -> None:
+    """Delete a card and every row of it (permanent deletion, undoing the import that created it)."""
+    for model in CARD_ROWS:
+        db.session.execute(delete(model).where(model.client_id == client.id))
     db.session.delete(client)
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from flask_babel import gettext as _, lazy_gettext as _l
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from app import jobs
 from app.accounts.models import ADMIN_ROLES, AuditRecord, User
@@ -17,9 +17,10 @@ from app.card_templates.models import CardTemplate, FieldDef
 from app.card_templates.services import fields_by_key, load_template
 from app.clients.access import NotAllowed, assignable_user_ids
 from app.clients.duplicates import DuplicateFound, candidates_of, find_duplicates
-from app.clients.models import Client, ClientChange, ClientCoOwner, ClientFieldValue, ClientMatchKey, ClientView
+from app.clients.models import Client, ClientChange
 from app.clients.services import (BatchInvalid, ValidationFailed, VersionConflict, clean_tags, create_clients,
-                                  gc_paused, missing_required, parse_fields, set_archived, update_client)
+                                  delete_card_rows, gc_paused, missing_required, parse_fields, set_archived,
+                                  update_client)
 from app.db_types import utcnow
 from app.extensions import db
 from app.imports.models import ImportRun
@@ -633,9 +634,7 @@ def undo_import(user: User, imp: ImportRun) -> dict:
 
 def _remove_card(client: Client) -> None:
     """Delete a card the import created and nobody touched since (its only history is the import)."""
-    for model in (ClientMatchKey, ClientFieldValue, ClientView, ClientChange, ClientCoOwner):
-        db.session.execute(delete(model).where(model.client_id == client.id))
-    db.session.delete(client)
+    delete_card_rows(client)
 
 
 def recent_imports(user: User, limit: int = 20) -> list[ImportRun]:

@@ -8,6 +8,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from app.clients.models import Client, ClientChange
+from app.clients.services import CARD_ROWS
 from app.extensions import db as _db
 from app.imports.models import ImportRun
 from app.tenancy import tenant_context
@@ -87,6 +88,16 @@ def test_messy_sheet_imports_with_report_and_undo(tenant_a, login):
     assert existing is not None
     assert owner.post(f"/imports/{import_id}/undo").status_code == 302  # twice: refused with a message
     assert set(_cards(tenant_a)) == {"上海华光科技有限公司"}
+    with tenant_context(tenant_a.id):  # none of the removed card's rows stay behind (SQLite cascades nothing)
+        for model in CARD_ROWS:
+            assert not _db.session.scalar(select(func.count()).select_from(model)
+                                          .where(model.client_id.not_in(select(Client.id)))), model
+
+    # Imported again after the undo: the card comes back and search finds it.
+    again = _import_id(_upload(owner, messy_xlsx(), "客户清单.xlsx"))
+    assert owner.post(f"/imports/{again}/start", data={**form, "on_duplicate": "skip"}).status_code == 302
+    assert set(_cards(tenant_a)) == {"上海华光科技有限公司", "杭州明达贸易有限公司"}
+    assert "杭州明达贸易有限公司" in owner.get("/clients/?q=明达").get_data(as_text=True)
 
 
 def test_update_duplicates_and_undo_restores_previous_values(tenant_a, login):
