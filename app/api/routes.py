@@ -17,7 +17,7 @@ from app.card_templates import editing
 from app.card_templates.cache import cached_template
 from app.card_templates.services import fields_by_key, load_template
 from app.clients import services as cs
-from app.clients.access import NotAllowed, card_view, get_visible_client
+from app.clients.access import NotAllowed, TemplateFields, card_view, get_visible_client
 from app.clients.duplicates import DuplicateFound
 from app.clients.history import history, record_view
 from app.clients.models import ClientView
@@ -300,7 +300,9 @@ def clients_index():
     total = listing.count_clients(user, params, template)  # capped: never costs more than the page
     people = People()
     # List items never carry sensitive values: fetch the card (which is logged) to see them.
-    items = [client_json(c, card_view(user, c, template, reveal=False).values(), people) for c in page.items]
+    known = TemplateFields(template)
+    items = [client_json(c, card_view(user, c, template, reveal=False, known=known).values(), people)
+             for c in page.items]
     return jsonify({"items": items, "next_cursor": page.next_cursor, "total": total,
                     "total_exact": listing.total_exact(total)})
 
@@ -413,7 +415,9 @@ def clients_batch():
                        duplicates={str(i): [duplicate_json(c) for c in exc.candidates]
                                    for i, exc in e.errors.items()})
     people = People()
-    payload = [client_json(c, card_view(user, c, template, reveal=False).values(), people) for c in created]
+    known = TemplateFields(template)
+    payload = [client_json(c, card_view(user, c, template, reveal=False, known=known).values(), people)
+               for c in created]
     _commit_or_fail()
     response = jsonify({"items": payload})
     response.status_code = 201

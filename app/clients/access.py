@@ -132,6 +132,19 @@ def unreadable_keys(user: User | None, client: Client | None, template: CardTemp
     return [k for k in keys if fields.get(k) is not None and not can_read_field(user, client, fields[k])]
 
 
+class TemplateFields:
+    """A template's fields as the views of many cards read them (a list page, a batch), built once: by key, and
+    the active ones split into plain and sensitive, so filtering 50 cards' values does not rebuild the template's
+    field map per card. Reflects the template when built; never kept across a change to it."""
+
+    __slots__ = ("all", "plain", "secret")
+
+    def __init__(self, template: CardTemplate):
+        self.all: dict[str, FieldDef] = fields_by_key(template)
+        self.plain: frozenset[str] = frozenset(k for k, f in self.all.items() if not f.archived and not f.sensitive)
+        self.secret: dict[str, FieldDef] = {k: f for k, f in self.all.items() if not f.archived and f.sensitive}
+
+
 @dataclass
 class CardView:
     """One card as one viewer may see it, with no request or session behind it.
@@ -147,6 +160,13 @@ class CardView:
     can_edit: bool
     revealed: frozenset = dc_field(default_factory=frozenset)
     reveal_all: bool = False
+    known: TemplateFields | None = None  # shared by the views of one list or batch
+
+    @property
+    def fields(self) -> TemplateFields:
+        if self.known is None:
+            self.known = TemplateFields(self.template)
+        return self.known
 
     def field_visible(self, fd: FieldDef) -> bool:
         """A sensitive value shows only to permitted users, and only once its section was opened."""
@@ -170,27 +190,29 @@ class CardView:
 
     def values(self, values: dict | None = None) -> dict:
         """The card's values (or the given ones, e.g. as of a past version) that this view shows."""
-        fields = fields_by_key(self.template)
+        plain, secret = self.fields.plain, self.fields.secret
         source = self.client.values if values is None else values
         return {k: v for k, v in (source or {}).items()
-                if k in fields and not fields[k].archived and self.field_visible(fields[k])}
+                if k in plain or (k in secret and self.field_visible(secret[k]))}
 
     def hidden_keys(self) -> set[str]:
         """Field keys whose values (and changes) this view must not carry."""
-        return {k for k, fd in fields_by_key(self.template).items() if not self.field_visible(fd)}
+        return {k for k, fd in self.fields.all.items() if not self.field_visible(fd)}
 
     def shows_sensitive_values(self, values: dict | None = None) -> bool:
         """Whether this view shows a sensitive value (such a view is recorded in the view log)."""
-        fields = fields_by_key(self.template)
-        return any(fields[k].sensitive for k in self.values(values) if k in fields)
+        return any(k in self.fields.secret for k in self.values(values))
 
 
-def card_view(user: User | None, client: Client, template: CardTemplate, *, reveal: Iterable[str] | bool = ()) -> CardView:
-    """The card as `user` may see it; `reveal` opens sensitive sections (True: all the user may read)."""
+def card_view(user: User | None, client: Client, template: CardTemplate, *, reveal: Iterable[str] | bool = (),
+              known: TemplateFields | None = None) -> CardView:
+    """The card as `user` may see it; `reveal` opens sensitive sections (True: all the user may read). The views
+    of many cards share one `known` TemplateFields of their template."""
     sensitive_ok = can(user, "clients.read_sensitive", client)
     return CardView(user=user, client=client, template=template, sensitive_ok=sensitive_ok,
                     can_edit=can(user, "clients.edit", client),
-                    revealed=frozenset(() if isinstance(reveal, bool) else reveal), reveal_all=reveal is True)
+                    revealed=frozenset(() if isinstance(reveal, bool) else reveal), reveal_all=reveal is True,
+                    known=known)
 
 
 # ---------------------------------------------------------------- plan limits
