@@ -118,14 +118,18 @@ def main():
             db.session.add(imp)
             db.session.commit()
             t_read = time.perf_counter() - t0
+            ncols = len(sheet.columns)
+            del sheet  # the web process's part: the worker reads the upload again
+            rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             from app.accounts.models import User
 
             user = db.session.get(User, uid)
             t1, c1 = time.perf_counter(), time.process_time()
             imports.start_import(user, imp)
             t_import, c_import = time.perf_counter() - t1, time.process_time() - c1
+            rss_import = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             imp = db.session.get(ImportRun, imp.id)
-            print(f"columns mapped: {len([v for v in imp.mapping.values() if v])} of {len(sheet.columns)}")
+            print(f"columns mapped: {len([v for v in imp.mapping.values() if v])} of {ncols}")
             print(f"created {imp.created}, problems {len(imp.problems)}, import {t_import:.1f} s, read {t_read:.1f} s", flush=True)
             exported = max(args.rows, args.export_clients)
             if args.export_clients > args.rows:
@@ -153,7 +157,8 @@ def main():
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"| {db.engine.dialect.name} | {args.rows} rows, {args.on_duplicate} | upload check {t_read:.1f} s | import {t_import:.1f} s "
               f"({args.rows / t_import:.0f} rows/s; CPU {c_import:.1f} s) | export xlsx of {exported} clients "
-              f"{t_export:.1f} s ({len(out) / 1024 / 1024:.0f} MB) | peak RSS {rss:.0f} MB |")
+              f"{t_export:.1f} s ({len(out) / 1024 / 1024:.0f} MB) | peak RSS before the import {rss_before:.0f} MB, "
+              f"after it {rss_import:.0f} MB, at the end {rss:.0f} MB |")
 
 
 def copy_cards(tid: int, total: int) -> None:

@@ -310,6 +310,9 @@ def run_import(job: jobs.Job, user: User) -> dict:
         raise jobs.JobFailed(e.message)
     mapping = imp.mapping
     items = row_items(template, sheet, mapping)
+    # The grid is read once into the rows' arguments; from here on only its header and name are needed. Freeing
+    # it (and each row's arguments once its card is written) keeps a 50,000-row import's memory bounded.
+    sheet.rows = []
     total = len(items)
     jobs.progress(job, 0, total)
     problems: list[dict] = []
@@ -376,6 +379,10 @@ def run_import(job: jobs.Job, user: User) -> dict:
                     made = create_clients(user, [_with_parsed(c, lookup) for c in chunk], template=template,
                                           allow_duplicate=allow_duplicate)
                 created_ids.extend(c.id for c in made)
+                for it in chunk:
+                    it.item = {}
+                    if lookup is not None:
+                        lookup.parsed.pop(id(it), None)
                 break
             except BatchInvalid as exc:
                 for index, err in exc.errors.items():
