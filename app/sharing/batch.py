@@ -166,7 +166,8 @@ def _render_chunk(chunk, fmt: str, logo, failed: list) -> list[tuple[Client, byt
     if not chunk:
         return []
     try:
-        out = pdf.render_pdfs([h for _c, h, _v in chunk], merge=fmt == "pdf", logo=logo)
+        out = pdf.render_pdfs([h for _c, h, _v in chunk], merge=fmt == "pdf", logo=logo,
+                              stylesheets=ss.PDF_STYLESHEETS)
         return [(chunk[0][0], out)] if fmt == "pdf" else list(zip([c for c, _h, _v in chunk], out))
     except (pdf.RenderTimeout, pdf.RenderFailed):
         if len(chunk) == 1:
