@@ -12,7 +12,11 @@ import base64
 import logging
 import mimetypes
 import multiprocessing
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, unquote_to_bytes, urlsplit
 
 from flask import current_app
@@ -188,31 +192,90 @@ def render_pdfs(htmls: list[str], *, merge: bool, logo: tuple[bytes, str] | None
     return _in_child(list(htmls), logo, timeout * len(htmls), merge, tuple(stylesheets))
 
 
-def _in_child(html, logo, timeout, many, stylesheets=()):
+def render_pdf_chunks(chunks: Iterable[tuple[Any, list[str]]], *, merge: bool,
+                      logo: tuple[bytes, str] | None = None, timeout: float | None = None,
+                      stylesheets: tuple[str, ...] = (), processes: int = 1) -> Iterator[tuple[Any, Any]]:
+    """render_pdfs() for a stream of (key, htmls) chunks, with up to `processes` render children at once: yields
+    (key, result) in the chunks' order, the result being what render_pdfs() returns or the RenderTimeout /
+    RenderFailed it raised. The next chunk is taken from `chunks` (its HTML built here, in the parent) while the
+    children render, so a lazy iterable overlaps its own work with the renders."""
     app = current_app._get_current_object()
-    timeout = float(timeout if timeout is not None else app.config.get("PDF_TIMEOUT", 20))
-    static_dir = app.static_folder
+    per_doc = float(timeout if timeout is not None else app.config.get("PDF_TIMEOUT", 20))
+    processes = max(1, int(processes))
+    running: deque[tuple[Any, _Render | None]] = deque()
+    todo = iter(chunks)
+    ahead = None  # the next chunk, built while the children render
+    try:
+        while True:
+            while len(running) < processes:
+                item, ahead = ahead or next(todo, None), None
+                if item is None:
+                    break
+                key, htmls = item
+                htmls = list(htmls)
+                running.append((key, _start(htmls, logo, per_doc * len(htmls), merge, tuple(stylesheets))
+                                if htmls else None))
+            if not running:
+                return
+            if ahead is None:
+                ahead = next(todo, None)
+            key, render = running.popleft()
+            if render is None:
+                yield key, b"" if merge else []
+                continue
+            try:
+                result = render.result()
+            except (RenderTimeout, RenderFailed) as e:
+                result = e
+            yield key, result
+    finally:
+        for _key, render in running:
+            if render is not None:
+                render.stop()
+
+
+def _in_child(html, logo, timeout, many, stylesheets=()):
+    timeout = float(timeout if timeout is not None else current_app.config.get("PDF_TIMEOUT", 20))
+    return _start(html, logo, timeout, many, stylesheets).result()
+
+
+class _Render:
+    """One forked render child and the pipe its result comes back on."""
+
+    def __init__(self, proc, receiver, timeout: float):
+        self.proc, self.receiver, self.timeout = proc, receiver, timeout
+        self.deadline = time.monotonic() + timeout
+
+    def result(self):
+        try:
+            if not self.receiver.poll(max(0.0, self.deadline - time.monotonic())):
+                self.proc.kill()
+                raise RenderTimeout(f"PDF render took longer than {self.timeout:g} s")
+            try:
+                status, payload = self.receiver.recv()
+            except EOFError as e:  # the child died without a word (killed, out of memory)
+                raise RenderFailed("the PDF renderer stopped") from e
+        finally:
+            self.stop(grace=5)
+        if status != "ok":
+            log.warning("PDF render failed: %s", payload)
+            raise RenderFailed(payload)
+        return payload
+
+    def stop(self, grace: float = 0) -> None:
+        self.receiver.close()
+        self.proc.join(grace)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join()
+
+
+def _start(html, logo, timeout: float, many, stylesheets=()) -> _Render:
+    static_dir = current_app.static_folder
     _warm_up(static_dir, stylesheets)
     ctx = multiprocessing.get_context("fork")
     receiver, sender = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_child, args=(sender, html, static_dir, logo, many, stylesheets), daemon=True)
     proc.start()
     sender.close()
-    try:
-        if not receiver.poll(timeout):
-            proc.kill()
-            raise RenderTimeout(f"PDF render took longer than {timeout:g} s")
-        try:
-            status, payload = receiver.recv()
-        except EOFError as e:  # the child died without a word (killed, out of memory)
-            raise RenderFailed("the PDF renderer stopped") from e
-    finally:
-        receiver.close()
-        proc.join(5)
-        if proc.is_alive():
-            proc.kill()
-            proc.join()
-    if status != "ok":
-        log.warning("PDF render failed: %s", payload)
-        raise RenderFailed(payload)
-    return payload
+    return _Render(proc, receiver, timeout)

@@ -3,6 +3,7 @@ throughput of a batch export (merged PDF and ZIP) in one worker.
 
     .venv/bin/python bench/pdf.py                 # 30 renders of a card with 60 filled fields, batches of 50 cards
     .venv/bin/python bench/pdf.py --renders 100 --batch 200
+    .venv/bin/python bench/pdf.py --processes 2              # batches with two render children at once
 
 A fresh SQLite file (bench/pdf.sqlite) with one tenant and one card of 60 filled, non-sensitive fields of the
 built-in key-account template (long texts and two tables among them). Renders go through
@@ -52,6 +53,8 @@ def main() -> None:
     parser.add_argument("--renders", type=int, default=30)
     parser.add_argument("--fields", type=int, default=60)
     parser.add_argument("--batch", type=int, default=50, help="cards in each batch export (0: no batch)")
+    parser.add_argument("--processes", type=int, default=0,
+                        help="render children a batch runs at once (PDF_BATCH_PROCESSES; 0: the configured default)")
     args = parser.parse_args()
 
     db_path = HERE / "pdf.sqlite"
@@ -71,7 +74,9 @@ def main() -> None:
     from app.tenancy import tenant_context
 
     app = create_app(Config, SQLALCHEMY_DATABASE_URI=f"sqlite:///{db_path}", SECRET_KEY="bench", JOBS_EAGER=True,
-                     PDF_BATCH_MAX=max(1000, args.batch))
+                     PDF_BATCH_MAX=max(1000, args.batch),
+                     **({"PDF_BATCH_PROCESSES": args.processes} if args.processes > 0 else {}))
+    processes = app.config["PDF_BATCH_PROCESSES"]
     with app.app_context():
         upgrade()
         tenant, owner = create_tenant("上海示例贸易有限公司", "王经理", "bench@example.com", "bench-pass-2026-x",
@@ -114,7 +119,7 @@ def main() -> None:
     print(f"| one-page card ({one_page[0]} filled fields, {one_page[1]} page) | | | {one_page[2] / 1024:.0f} KB | | |")
     if batches:
         print()
-        print("| batch export (one worker) | cards | wall | CPU | cards/s per worker (wall) | file | per card | "
+        print(f"| batch export (one worker, {processes} render process{'es' if processes > 1 else ''}) | cards | wall | CPU | cards/s per worker (wall) | file | per card | "
               "load average |")
         print("|---|---:|---:|---:|---:|---:|---:|---:|")
         for fmt, n, wall, cpu_s, size in batches:
