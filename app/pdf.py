@@ -4,7 +4,9 @@ and a time limit on every render.
 Card values are user content. Jinja escapes them, so they cannot add tags, but the fetcher is the second wall: any
 URL that is not one of ours (http, https, file, ftp, redirects, data: over a few KB) is refused without opening a
 connection. Rendering runs in a forked child process that is killed when it takes longer than PDF_TIMEOUT seconds,
-so one pathological card cannot hold a web worker.
+so one pathological card cannot hold a web worker. WeasyPrint, the fonts and our stylesheets are loaded once in the
+parent, before the first fork, so every child starts warm; batches may run several children at once
+(render_pdf_chunks).
 """
 from __future__ import annotations
 

@@ -77,7 +77,7 @@ def main() -> None:
     app = create_app(Config, SQLALCHEMY_DATABASE_URI=f"sqlite:///{db_path}", SECRET_KEY="bench", JOBS_EAGER=True,
                      PDF_BATCH_MAX=max(1000, args.batch),
                      **({"PDF_BATCH_PROCESSES": args.processes} if args.processes > 0 else {}))
-    processes = app.config["PDF_BATCH_PROCESSES"]
+    processes = app.config.get("PDF_BATCH_PROCESSES", 1)
     with app.app_context():
         upgrade()
         tenant, owner = create_tenant("上海示例贸易有限公司", "王经理", "bench@example.com", "bench-pass-2026-x",
