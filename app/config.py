@@ -81,6 +81,9 @@ class Config:
     # Card PDFs and share links
     PDF_TIMEOUT = float(os.environ.get("PDF_TIMEOUT_SECONDS") or 20)  # a render is stopped after this
     PDF_BATCH_MAX = _env_int("PDF_BATCH_MAX", 1000)  # cards in one batch export (merged PDF or ZIP), a job
+    # Render children one batch runs at once, each busy on one core: half the machine's cores (at least 1, at most 4),
+    # so a batch job never takes every core from the web workers.
+    PDF_BATCH_PROCESSES = _env_int("PDF_BATCH_PROCESSES", max(1, min(4, (os.cpu_count() or 2) // 2)))
     SHARE_LOOKUP_LIMIT = "30 per minute"   # unknown share tokens per address
     SHARE_CODE_LIMIT = "5 per 10 minutes"  # wrong access-code guesses per link
     # Long work (imports, exports): RQ when REDIS_URL is set, else a thread in the web process.

@@ -9,8 +9,9 @@ Merging: cards are rendered in chunks, each chunk in one forked child (app.pdf.r
 as its own WeasyPrint document, so its page numbers ("1 / 3") and its bookmark stay its own; the chunk is written
 as one PDF whose pages share one subset of the CJK font (~150 KB), instead of one font copy per card as gluing
 finished single-card PDFs would give (a 1,000-card batch: about 30 MB instead of about 190 MB). pypdf then joins
-the chunk PDFs. A chunk that fails (a card over the time limit) is retried card by card, so only the bad card is
-left out, and the result says which.
+the chunk PDFs. Up to PDF_BATCH_PROCESSES chunks render at once (in as many children), and the next chunk's HTML
+is built while they render; the results are taken in the cards' order. A chunk that fails (a card over the time
+limit) is retried card by card, so only the bad card is left out, and the result says which.
 """
 from __future__ import annotations
 
@@ -48,6 +49,11 @@ class BatchInputError(Exception):
 def batch_max() -> int:
     """How many cards one batch may hold (PDF_BATCH_MAX)."""
     return int(current_app.config.get("PDF_BATCH_MAX", 1000))
+
+
+def batch_processes() -> int:
+    """How many render children one batch runs at once (PDF_BATCH_PROCESSES): each takes a core while it renders."""
+    return max(1, int(current_app.config.get("PDF_BATCH_PROCESSES", 1)))
 
 
 def too_many_message() -> str:
@@ -127,16 +133,25 @@ def run_batch(job: jobs.Job, user: User | None) -> dict:
     archive = zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) if fmt == "zip" else None
     names: set[str] = set()
     skipped, failed, rendered = 0, [], 0
-    for start in range(0, total, CHUNK):
-        chunk = []
-        for cid in ids[start:start + CHUNK]:
-            client = get_visible_client(user, cid)  # the one access decision, now, for this user
-            if client is None:
-                skipped += 1
-                continue
-            html, view = ss.card_html(user, client, opts, people=people, logo=logo)
-            chunk.append((client, html, view))
-        for client, data in _render_chunk(chunk, fmt, logo, failed):
+
+    def chunks():
+        """The cards in chunks of CHUNK, as (chunk, htmls); built lazily, while earlier chunks render."""
+        nonlocal skipped
+        for start in range(0, total, CHUNK):
+            chunk = []
+            for cid in ids[start:start + CHUNK]:
+                client = get_visible_client(user, cid)  # the one access decision, now, for this user
+                if client is None:
+                    skipped += 1
+                    continue
+                html, view = ss.card_html(user, client, opts, people=people, logo=logo)
+                chunk.append((client, html, view))
+            yield (start, chunk), [h for _c, h, _v in chunk]
+
+    rendering = pdf.render_pdf_chunks(chunks(), merge=fmt == "pdf", logo=logo, stylesheets=ss.PDF_STYLESHEETS,
+                                      processes=batch_processes())
+    for (start, chunk), out in rendering:
+        for client, data in _chunk_results(chunk, fmt, out, logo, failed):
             if archive is None:
                 merged.append(data)
             else:
@@ -166,12 +181,23 @@ def _render_chunk(chunk, fmt: str, logo, failed: list) -> list[tuple[Client, byt
     if not chunk:
         return []
     try:
-        out = pdf.render_pdfs([h for _c, h, _v in chunk], merge=fmt == "pdf", logo=logo)
+        out = pdf.render_pdfs([h for _c, h, _v in chunk], merge=fmt == "pdf", logo=logo,
+                              stylesheets=ss.PDF_STYLESHEETS)
+    except (pdf.RenderTimeout, pdf.RenderFailed) as e:
+        out = e
+    return _chunk_results(chunk, fmt, out, logo, failed)
+
+
+def _chunk_results(chunk, fmt: str, out, logo, failed: list) -> list[tuple[Client, bytes]]:
+    """(card, PDF) pairs of a rendered chunk; when its render failed (`out` is the error), each card is rendered
+    alone so only the bad one is left out (and added to `failed`)."""
+    if not chunk:
+        return []
+    if not isinstance(out, Exception):
         return [(chunk[0][0], out)] if fmt == "pdf" else list(zip([c for c, _h, _v in chunk], out))
-    except (pdf.RenderTimeout, pdf.RenderFailed):
-        if len(chunk) == 1:
-            failed.append(chunk[0][0])
-            return []
+    if len(chunk) == 1:
+        failed.append(chunk[0][0])
+        return []
     results = []
     for item in chunk:
         results += _render_chunk([item], fmt, logo, failed)

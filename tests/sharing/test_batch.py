@@ -304,3 +304,49 @@ def test_chunks_are_joined_with_their_bookmarks_and_page_numbers(three, login, m
     tops = [item.title for item in reader.outline if not isinstance(item, list)]
     assert tops == ["上海华光科技有限公司", "杭州新禾贸易有限公司", "苏州远景电子有限公司"]
     assert len(re.findall(r"\b1\s*/\s*\d+\b", pdf_text(data))) == 3
+
+
+@pytest.mark.parametrize("fmt", ["pdf", "zip"])
+def test_chunks_rendered_in_parallel_keep_every_card_in_order(three, login, app, monkeypatch, fmt):
+    """With PDF_BATCH_PROCESSES render children at once, the file still holds every card once, in the ticked order,
+    each numbered on its own; a chunk that fails in one child costs only its card."""
+    from pypdf import PdfReader
+
+    from app import pdf
+    from app.sharing import batch as sb
+
+    real = pdf._render_many_here
+
+    def failing(htmls, *args):
+        if any("苏州远景电子有限公司" in h for h in htmls):
+            raise RuntimeError("simulated render failure")
+        return real(htmls, *args)
+
+    monkeypatch.setattr(pdf, "_render_many_here", failing)
+    monkeypatch.setattr(sb, "CHUNK", 1)
+    monkeypatch.setitem(app.config, "PDF_BATCH_PROCESSES", 2)
+    order = [three.ids[1], three.ids[0], three.ids[2]]  # not the list's order: the order they were ticked in
+    owner = login(three.bundle.owner)
+    r = owner.post("/clients/pdf-batch", data={"scope": "selected", "format": fmt, "ids": [str(i) for i in order]})
+    page = owner.get(r.headers["Location"]).get_data(as_text=True)
+    data = owner.get(re.search(r'href="(/jobs/\d+/download)"', page).group(1)).data
+    if fmt == "pdf":
+        reader = PdfReader(io.BytesIO(data))
+        tops = [item.title for item in reader.outline if not isinstance(item, list)]
+        assert tops == ["杭州新禾贸易有限公司", "上海华光科技有限公司"]
+        assert len(re.findall(r"\b1\s*/\s*\d+\b", pdf_text(data))) == 2
+    else:
+        names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+        assert len(names) == 2
+        assert "杭州新禾贸易有限公司" in names[0] and "上海华光科技有限公司" in names[1]
+    assert _views(three.bundle, three.ids[2]).count("pdf") == 0
+    assert _views(three.bundle, three.ids[0]).count("pdf") == 1
+
+
+def test_batch_processes_come_from_the_environment(monkeypatch):
+    from tests.speed.test_config_env import _config
+
+    assert _config(monkeypatch, PDF_BATCH_PROCESSES="2").PDF_BATCH_PROCESSES == 2
+    assert 1 <= _config(monkeypatch).PDF_BATCH_PROCESSES <= 4
+    with pytest.raises(ValueError, match="PDF_BATCH_PROCESSES"):
+        _config(monkeypatch, PDF_BATCH_PROCESSES="0")

@@ -104,3 +104,16 @@ def test_the_page_answers_503_when_the_pdf_takes_too_long(card, login, app):
     finally:
         app.config["PDF_TIMEOUT"] = 20
     assert r.status_code == 503 and r.mimetype == "text/html"
+
+
+def test_chunks_in_parallel_children_each_keep_their_time_limit_and_their_place(app):
+    """Two children at once: the chunk over its limit is stopped and reported in its place; the others render."""
+    huge = "<table>" + "".join(f"<tr><td>第{i}行</td><td>客户资料卡</td></tr>" for i in range(20000)) + "</table>"
+    chunks = [("a", ["<p>第一张</p>"]), ("b", [huge]), ("c", ["<p>第三张</p>", "<p>第四张</p>"]), ("d", [])]
+    with app.test_request_context():
+        out = list(pdf.render_pdf_chunks(iter(chunks), merge=True, timeout=1.5, processes=2))
+    assert [key for key, _result in out] == ["a", "b", "c", "d"]
+    assert "第一张" in pdf_text(out[0][1])
+    assert isinstance(out[1][1], pdf.RenderTimeout)
+    assert "第三张" in pdf_text(out[2][1]) and "第四张" in pdf_text(out[2][1])
+    assert out[3][1] == b""
