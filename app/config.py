@@ -3,6 +3,8 @@ import os
 import secrets
 from pathlib import Path
 
+import orjson
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = BASE_DIR / "instance"
 
@@ -41,7 +43,10 @@ def _env_int(name: str, default: int) -> int:
 class Config:
     SECRET_KEY = os.environ.get("SECRET_KEY") or None
     SQLALCHEMY_DATABASE_URI = _database_url()
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # JSON columns (a card's values, its history) are read with orjson: a list, an export and a card page decode
+    # every card's values, and the standard library's decoder was a fifth of a 100,000-card export on PostgreSQL.
+    # Writes keep the standard encoder (orjson refuses non-string keys).
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "json_deserializer": orjson.loads}
     REDIS_URL = os.environ.get("REDIS_URL") or None
     BASE_URL = (os.environ.get("BASE_URL") or "http://127.0.0.1:5000").rstrip("/")
     SMTP_URL = os.environ.get("SMTP_URL") or None
