@@ -15,9 +15,9 @@ from pypinyin import lazy_pinyin
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
+from app.bulk import insert_rows
 from app.card_templates.models import CardTemplate, FieldDef
 from app.card_templates.services import FieldIndex, fields_by_key
-from app.bulk import insert_rows
 from app.clients.models import Client, ClientFieldValue, ClientMatchKey, ClientSearchGrams
 from app.extensions import db
 from app.followups.grading import apply_grade

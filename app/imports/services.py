@@ -608,7 +608,7 @@ def undo_import(user: User, imp: ImportRun) -> dict:
                 set_archived(user, client, True)
             archived += 1
             continue
-        _remove_card(client)
+        delete_card_rows(client)  # created by the import and untouched since: its only history is the import
         removed += 1
     changes = db.session.scalars(select(ClientChange).where(ClientChange.client_id.in_(imp.updated_ids or []),
                                                             ClientChange.action == "import",
@@ -637,11 +637,6 @@ def undo_import(user: User, imp: ImportRun) -> dict:
                                detail={"import_id": imp.id, "removed": removed, "archived": archived,
                                        "restored": restored}))
     return {"removed": removed, "archived": archived, "restored": restored}
-
-
-def _remove_card(client: Client) -> None:
-    """Delete a card the import created and nobody touched since (its only history is the import)."""
-    delete_card_rows(client)
 
 
 def recent_imports(user: User, limit: int = 20) -> list[ImportRun]:

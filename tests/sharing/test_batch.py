@@ -40,6 +40,20 @@ def _views(bundle, client_id):
     return rows
 
 
+def fail_renders_of(monkeypatch, name: str) -> None:
+    """Any render child whose documents include the card of `name` fails (a simulated render failure)."""
+    from app import pdf
+
+    real = pdf._render_many_here
+
+    def failing(htmls, *args):
+        if any(name in h for h in htmls):
+            raise RuntimeError("simulated render failure")
+        return real(htmls, *args)
+
+    monkeypatch.setattr(pdf, "_render_many_here", failing)
+
+
 def test_the_filtered_list_as_one_merged_pdf_each_card_numbered_on_its_own(three, login, tmp_path):
     owner = login(three.bundle.owner)
     page = owner.get("/clients/pdf-batch?stage=潜在").get_data(as_text=True)
@@ -199,16 +213,7 @@ def test_over_the_cap_the_batch_is_refused_with_a_clear_message(three, login, ap
 
 def test_a_card_whose_pdf_fails_is_left_out_and_named(three, login, monkeypatch):
     """A render that fails (e.g. over its time limit) costs that card only; the result says which."""
-    from app import pdf
-
-    real = pdf._render_many_here
-
-    def failing(htmls, *args):
-        if any("杭州新禾贸易有限公司" in h for h in htmls):
-            raise RuntimeError("simulated render failure")
-        return real(htmls, *args)
-
-    monkeypatch.setattr(pdf, "_render_many_here", failing)
+    fail_renders_of(monkeypatch, "杭州新禾贸易有限公司")
     owner = login(three.bundle.owner)
     r = owner.post("/clients/pdf-batch", data={"scope": "list", "format": "pdf"})
     page = owner.get(r.headers["Location"]).get_data(as_text=True)
@@ -312,17 +317,9 @@ def test_chunks_rendered_in_parallel_keep_every_card_in_order(three, login, app,
     each numbered on its own; a chunk that fails in one child costs only its card."""
     from pypdf import PdfReader
 
-    from app import pdf
     from app.sharing import batch as sb
 
-    real = pdf._render_many_here
-
-    def failing(htmls, *args):
-        if any("苏州远景电子有限公司" in h for h in htmls):
-            raise RuntimeError("simulated render failure")
-        return real(htmls, *args)
-
-    monkeypatch.setattr(pdf, "_render_many_here", failing)
+    fail_renders_of(monkeypatch, "苏州远景电子有限公司")
     monkeypatch.setattr(sb, "CHUNK", 1)
     monkeypatch.setitem(app.config, "PDF_BATCH_PROCESSES", 2)
     order = [three.ids[1], three.ids[0], three.ids[2]]  # not the list's order: the order they were ticked in
